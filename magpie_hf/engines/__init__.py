@@ -1,16 +1,45 @@
-"""Generation backends behind one interface, built lazily once per process."""
+"""Generation backends behind one interface, looked up in a registry and built lazily once per process.
+
+`BACKENDS` maps a backend name (a recipe's `engine:`) to a loader
+`preset -> Engine`; tests register a scripted fake (`engines.fake`) or put a
+ready engine in place with `install_engine`.
+"""
 
 from __future__ import annotations
 
 import os
 import time
+from typing import Callable
 
 from magpie_hf.engines.base import USAGE, Completion, Engine, Sampling, Usage
-from magpie_hf.presets import Preset
+from magpie_hf.models.presets import Preset
 
-BACKENDS = ("vllm", "transformers")
+
+def _vllm(preset: Preset) -> Engine:
+    from magpie_hf.engines.vllm import VLLMEngine  # vllm is heavy and optional: imported on first use
+
+    return VLLMEngine(preset.model_path(), preset.revision, preset.max_model_len, preset.tensor_parallel_size)
+
+
+def _transformers(preset: Preset) -> Engine:
+    from magpie_hf.engines.transformers import TransformersEngine  # torch/transformers: on first use
+
+    return TransformersEngine(preset.model_path(), preset.revision)
+
+
+BACKENDS: dict[str, Callable[[Preset], Engine]] = {"vllm": _vllm, "transformers": _transformers}
 
 _ENGINES: dict[tuple[str, str], tuple[int, Engine]] = {}
+
+
+def register_backend(name: str, loader: Callable[[Preset], Engine]) -> None:
+    """Make `engine: <name>` available to recipes and `--engine`."""
+    BACKENDS[name] = loader
+
+
+def install_engine(preset: Preset, engine: Engine) -> None:
+    """Use `engine` for this preset in this process (tests put a scripted engine in place this way)."""
+    _ENGINES[(preset.engine, preset.model_id)] = (os.getpid(), engine)
 
 
 def get_engine(preset: Preset) -> Engine:
@@ -25,19 +54,12 @@ def get_engine(preset: Preset) -> Engine:
         if pid != os.getpid():
             raise RuntimeError("an engine cannot be used in a forked worker: run generation stages with num_proc=None")
         return engine
-    start = time.perf_counter()
-    if preset.engine == "vllm":
-        from magpie_hf.engines.vllm import VLLMEngine
-
-        engine = VLLMEngine(preset.model_path(), preset.revision, preset.max_model_len, preset.tensor_parallel_size)
-    elif preset.engine == "transformers":
-        from magpie_hf.engines.transformers import TransformersEngine
-
-        engine = TransformersEngine(preset.model_path(), preset.revision)
-    else:
+    if preset.engine not in BACKENDS:
         raise ValueError(f"unknown engine '{preset.engine}'; allowed: {', '.join(BACKENDS)}")
+    start = time.perf_counter()
+    engine = BACKENDS[preset.engine](preset)
     USAGE.load_seconds += time.perf_counter() - start
-    _ENGINES[key] = (os.getpid(), engine)
+    install_engine(preset, engine)
     return engine
 
 
@@ -46,4 +68,15 @@ def generate(preset: Preset, prompts: list, sampling: Sampling | list[Sampling])
     return get_engine(preset).generate(prompts, sampling) if prompts else []
 
 
-__all__ = ["BACKENDS", "USAGE", "Completion", "Engine", "Sampling", "Usage", "generate", "get_engine"]
+__all__ = [
+    "BACKENDS",
+    "USAGE",
+    "Completion",
+    "Engine",
+    "Sampling",
+    "Usage",
+    "generate",
+    "get_engine",
+    "install_engine",
+    "register_backend",
+]

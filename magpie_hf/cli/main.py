@@ -1,0 +1,185 @@
+"""`magpie-hf` command line: run recipes, print one summary of what was produced.
+
+Commands: `run RECIPE`, `workers RECIPE --gpus N`, `push FOLDER REPO`, and the
+commands pipelines register (e.g. Magpie math's numeric `math` form).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from magpie_hf.core.messages import LANGUAGES, set_language, t
+from magpie_hf.core.pipeline import PIPELINES, discover
+from magpie_hf.core.recipe import RecipeError, load_recipes
+from magpie_hf.core.resources import find_recipe
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    discover()
+    parser = argparse.ArgumentParser(prog="magpie-hf", description=t("description"))
+    parser.add_argument("--lang", choices=LANGUAGES, default="en", help=t("lang"))
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help=t("run"), description=t("run"))
+    run.add_argument("recipe", help=t("recipe"))
+    run.add_argument("--model", help=t("model"))
+    run.add_argument("--scale", type=float, help=t("scale"))
+    run.add_argument("--domains", help=t("domains"))
+    add_run_options(run)
+    for pipeline in PIPELINES.values():
+        for command in pipeline.commands:
+            sub = commands.add_parser(command.name, help=t(command.help), description=t(command.help))
+            command.configure(sub)
+            add_run_options(sub)
+    workers = commands.add_parser("workers", help=t("workers"), description=t("workers"))
+    workers.add_argument("recipe", help=t("recipe"))
+    workers.add_argument("--gpus", type=int, required=True, help=t("workers_gpus"))
+    workers.add_argument("--model", help=t("model"))
+    push = commands.add_parser("push", help=t("push"), description=t("push"))
+    push.add_argument("folder", type=Path, help=t("push_folder"))
+    push.add_argument("repo_id", help=t("push_repo"))
+    push.add_argument("--private", action="store_true", help=t("push_private"))
+    push.add_argument("--token", help=t("push_token"))
+    return parser
+
+
+def add_run_options(command: argparse.ArgumentParser) -> None:
+    """Options shared by `run` and the pipelines' commands."""
+    command.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS, help=t("lang"))
+    command.add_argument("--engine", help=t("engine"))
+    command.add_argument("--count", type=int, help=t("count"))
+    command.add_argument("--output", help=t("output"))
+    command.add_argument("--run-dir", help=t("run_dir"))
+    command.add_argument("--shard-size", type=int, help=t("shard_size"))
+    command.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help=t("set"))
+    command.add_argument("--stages", help=t("stages"))
+    command.add_argument("--mode", help=t("mode"))
+    command.add_argument("--rank", type=int, help=t("rank"))
+    command.add_argument("--world-size", type=int, help=t("world_size"))
+    command.add_argument("--no-wait", action="store_true", help=t("no_wait"))
+    command.add_argument("--executor", choices=["local", "ray", "slurm"], default="local", help=t("executor"))
+    command.add_argument("--address", help=t("address"))
+    command.add_argument("--workers", type=int, default=1, help=t("workers_n"))
+    command.add_argument("--gpus-per-worker", type=float, default=0, help=t("gpus_per_worker"))
+    command.add_argument("--verbose", action="store_true", help=t("verbose"))
+
+
+def main(args: list[str] | None = None) -> int:
+    args = sys.argv[1:] if args is None else args
+    set_language(_language(args))
+    opts = build_parser().parse_args(args)
+    from magpie_hf.publish.push import PushError  # noqa: PLC0415 - huggingface_hub HTTP stack
+    from magpie_hf.run.executors.base import ShardFailures  # noqa: PLC0415
+
+    try:
+        if opts.command == "push":
+            return push_command(opts)
+        if opts.command == "workers":
+            from magpie_hf.run.executors.local import worker_commands  # noqa: PLC0415
+
+            print(worker_commands(str(find_recipe(opts.recipe)), opts.gpus, opts.model))
+            return 0
+        for pipeline in PIPELINES.values():
+            for command in pipeline.commands:
+                if opts.command == command.name:
+                    command.to_run(opts)
+        return run_command(opts)
+    except (RecipeError, PushError) as err:
+        print(f"magpie-hf: {t('error')}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except ShardFailures as err:
+        print(f"magpie-hf: {t('error')}: {err}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def push_command(opts: argparse.Namespace) -> int:
+    from magpie_hf.publish.push import push  # noqa: PLC0415
+
+    print(t("pushed", url=push(opts.folder, opts.repo_id, opts.private, opts.token)))
+    return 0
+
+
+def _language(args: list[str]) -> str:
+    """`--lang` is read before the parser is built, so that --help is translated too."""
+    for i, arg in enumerate(args):
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1] if arg.split("=", 1)[1] in LANGUAGES else "en"
+        if arg == "--lang" and i + 1 < len(args) and args[i + 1] in LANGUAGES:
+            return args[i + 1]
+    from magpie_hf.core import messages  # noqa: PLC0415
+
+    return messages.LANG
+
+
+def make_executor(opts: argparse.Namespace):
+    """The executor the options ask for: local (optionally one rank of several), Ray or Slurm."""
+    from magpie_hf.run.executors import make_executor as build  # noqa: PLC0415
+
+    try:
+        return build(
+            opts.executor,
+            rank=opts.rank,
+            world_size=opts.world_size,
+            wait=not opts.no_wait,
+            workers=opts.workers,
+            gpus_per_worker=opts.gpus_per_worker,
+            address=opts.address,
+            argv=sys.argv[1:],
+        )
+    except (ValueError, RuntimeError) as err:
+        raise RecipeError(str(err)) from None
+
+
+def run_command(opts: argparse.Namespace) -> int:
+    """`run`: every recipe the file stands for, then the merged export of a recipe set."""
+    from magpie_hf.cli.logs import setup_logging  # noqa: PLC0415
+    from magpie_hf.cli.summary import format_summary, written_line  # noqa: PLC0415
+    from magpie_hf.core.pipeline import get_pipeline  # noqa: PLC0415
+    from magpie_hf.run.job import check_recipe, export_merged, run_recipe  # noqa: PLC0415
+
+    if opts.count is not None and opts.count <= 0:
+        raise RecipeError("--count must be a positive number of problems")
+    recipes, recipe_set = load_recipes(
+        find_recipe(opts.recipe),
+        domains=[d.strip() for d in opts.domains.split(",")] if opts.domains else None,
+        sets=opts.sets,
+        mode=opts.mode,
+        model=opts.model,
+        engine=opts.engine,
+        scale=opts.scale,
+        output=opts.output,
+        run_dir=opts.run_dir,
+        shard_size=opts.shard_size,
+    )
+    only = [s.strip() for s in opts.stages.split(",")] if opts.stages else None
+    for recipe in recipes:
+        check_recipe(recipe, only)
+    executor = make_executor(opts)
+    runs = []
+    try:
+        for recipe in recipes:
+            setup_logging(recipe.paths()["run_dir"], verbose=opts.verbose, rank=opts.rank)
+            if recipe_set is not None:
+                print(t("domain_header", domain=recipe.domain), flush=True)
+            run = run_recipe(recipe, executor, opts.count, only)
+            pipeline = get_pipeline(recipe.pipeline)
+            if "analysis" in run.info and pipeline.format_analysis:
+                print(pipeline.format_analysis(run.info["analysis"]), flush=True)
+            print(format_summary(run.result, run.written, run.run_dir), flush=True)
+            runs.append(run)
+            if not run.complete:
+                return 0
+    finally:
+        executor.close()
+    if recipe_set is not None and len(runs) > 1:
+        for path, rows in export_merged(recipe_set, runs):
+            print(written_line(path, rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

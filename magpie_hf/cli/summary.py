@@ -1,0 +1,56 @@
+"""The table printed at the end of a run: rows, tokens and time per stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from magpie_hf.core.messages import t
+from magpie_hf.run.runner import RunResult
+
+COLUMNS = (
+    "col_stage",
+    "col_rows_in",
+    "col_rows_out",
+    "col_dropped",
+    "col_tokens",
+    "col_seconds",
+    "col_rate",
+    "col_shards",
+)
+
+
+def written_line(path: Path, rows: int | None) -> str:
+    """ "wrote PATH (N rows)", or without the count for files that are not datasets."""
+    return t("wrote", path=path) + ("" if rows is None else f" ({rows} {t('rows')})")
+
+
+def format_summary(result: RunResult, written: list[tuple[Path, int | None]], run_dir: Path) -> str:
+    """A plain-text table, then where the output went (or what is still pending)."""
+    rows = [
+        (
+            r.stage,
+            str(r.rows_in),
+            str(r.rows_out) if not r.shards_pending else "-",
+            ", ".join(f"{k}={v}" for k, v in sorted(r.dropped.items())) or "0",
+            str(r.generated_tokens),
+            f"{r.seconds:.1f}",
+            f"{r.tokens_per_second:.0f}",
+            f"{r.shards_run}/{r.shards_reused}" + (f" ({r.shards_pending} pending)" if r.shards_pending else ""),
+        )
+        for r in result.reports
+    ]
+    header = [t(c) for c in COLUMNS]
+    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(header)]
+
+    def line(cells) -> str:
+        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip()
+
+    lines = [line(header), line("-" * w for w in widths), *(line(row) for row in rows)]
+    load = sum(r.load_seconds for r in result.reports)
+    lines.append(t("total", seconds=result.seconds, load=load, run_dir=run_dir))
+    if result.complete:
+        lines += [written_line(path, rows) for path, rows in written]
+    else:
+        pending = next(r for r in result.reports if r.shards_pending)
+        lines.append(t("pending", stage=pending.stage, count=pending.shards_pending))
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Models: presets (data), carriers of packaged weights, the reward model, sentence embeddings."""

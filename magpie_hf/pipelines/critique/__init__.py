@@ -1,0 +1,27 @@
+"""Critique data (CFT): graded samples of several models become "is this solution right or wrong" rows.
+
+Stages: `mixed_filter` and `critique` here; `sample` and `grade` come from the stage library.
+"""
+
+from datasets import Dataset
+
+from magpie_hf.core.pipeline import Pipeline, Table, register_pipeline
+from magpie_hf.pipelines.critique import critique, mixed_filter  # noqa: F401  (registers)
+from magpie_hf.pipelines.critique.analysis import cft_analysis, format_analysis
+
+
+def critique_rows(rows: Dataset) -> Dataset:
+    """verl's layout: `data_source`, `prompt` (chat list), `ability`, `reward_model`, `extra_info`, plus ids."""
+    return rows.select_columns(list(critique.OUTPUTS))
+
+
+PIPELINE = register_pipeline(
+    Pipeline(
+        name="critique",
+        tables={"critique": Table("critique", critique_rows, tag="critique")},
+        card="critique.md",
+        tags=("synthetic", "math", "cft"),
+        analysis=cft_analysis,
+        format_analysis=format_analysis,
+    )
+)

@@ -1,0 +1,37 @@
+"""Curated forum problems (after NeMo-Skills' OpenMathReasoning): extract, classify, answer, decontaminate, solve.
+
+Stages: `merge_problems`, `decontaminate` and `correct_solutions` here;
+`ask_list`, `classify`, `ask`, `sample` and `grade` come from the stage library.
+"""
+
+from datasets import Dataset
+
+from magpie_hf.core.pipeline import Pipeline, Table, register_pipeline
+from magpie_hf.pipelines.forum import correct_solutions, decontaminate, merge_problems  # noqa: F401  (registers)
+
+
+def as_exported(rows: Dataset) -> Dataset:
+    """Rows as the stage wrote them."""
+    return rows
+
+
+PIPELINE = register_pipeline(
+    Pipeline(
+        name="forum",
+        tables={
+            "problems": Table("problems", as_exported, task="question-answering"),
+            "sft": Table("sft", as_exported, tag="sft"),
+        },
+        card="forum.md",
+        tags=("synthetic", "math", "openmathreasoning"),
+        counted=(
+            "problem_type",
+            "contaminated",
+            "contamination_decided_by",
+            "closest_benchmark",
+            "reference_source",
+            "judged_by",
+            "filter_reason",
+        ),
+    )
+)

@@ -1,0 +1,37 @@
+"""Magpie math: problems written by the model itself, solutions, scored candidates, preference pairs.
+
+Stages: `instructions` (the Magpie trick), `clean`, `rewards`, `preference`
+here; `sample` and `grade` come from the stage library.
+"""
+
+from magpie_hf.core.pipeline import Pipeline, Table, register_pipeline
+from magpie_hf.pipelines.magpie_math import clean, instructions, preference, rewards  # noqa: F401  (registers)
+from magpie_hf.pipelines.magpie_math.command import MATH
+from magpie_hf.pipelines.magpie_math.tables import instructions_rows, plots, preference_rows, sft_rows
+
+
+
+def describe(recipe, model) -> dict:
+    """The Magpie prefix the model continued, verbatim, for the manifest and the card."""
+    entry = next((e for e in recipe.stage_entries() if e.stage.name == "instructions"), None)
+    return {"magpie_prefix": model.magpie_prefix(entry.config.system_prompt) if entry else None}
+
+
+PIPELINE = register_pipeline(
+    Pipeline(
+        name="magpie_math",
+        tables={
+            "instructions": Table(
+                "instructions", instructions_rows, every_row=True, per_domain=False, task="question-answering"
+            ),
+            "sft": Table("sft", sft_rows, tag="sft"),
+            "preference": Table("preference", preference_rows, tag="dpo"),
+        },
+        card="magpie_math.md",
+        tags=("synthetic", "math", "magpie"),
+        counted=("filter_reason", "pair_rule", "scorer"),
+        plots=plots,
+        describe=describe,
+        commands=(MATH,),
+    )
+)

@@ -1,0 +1,62 @@
+"""Magpie instructions: the model writes the user's question itself.
+
+The model gets only its chat prefix up to the user turn (with the recipe's
+system prompt) and completes it; the completion is the problem.
+
+Input columns: `id`.
+Output columns: `problem`, `problem_tokens`, `problem_finish_reason`
+(`stop` or `length`), `gen_input_configs` (provenance: model, prefix, sampling, seed).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from magpie_hf.core.seeds import per_row_sampling
+from magpie_hf.core.stage import StageConfig, stage
+from magpie_hf.engines import Sampling, generate
+from magpie_hf.models.presets import Preset
+from magpie_hf.stages.prompting import generation_config
+
+
+class InstructionsConfig(StageConfig):
+    """Sampling for the Magpie query; `system_prompt` steers the topic."""
+
+    system_prompt: str | None = None
+    temperature: float = Field(default=1.0, ge=0)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    max_tokens: int = Field(default=1024, gt=0)
+    seed: int = 0
+
+
+@stage(
+    "instructions",
+    config=InstructionsConfig,
+    inputs=("id",),
+    outputs=("problem", "problem_tokens", "problem_finish_reason", "gen_input_configs"),
+    version="2",
+)
+def generate_instructions(batch: dict[str, list], cfg: InstructionsConfig, model: Preset) -> dict[str, list]:
+    """Feed only the chat prefix up to the user turn; the completion is the question.
+
+    Generation stops at the model's end-of-turn marker (stop strings and ids
+    from the preset), never at a newline, so multi-line problems stay whole.
+    """
+    prefix = model.magpie_prefix(cfg.system_prompt)
+    base = Sampling(
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        max_tokens=cfg.max_tokens,
+        stop=model.stop,
+        stop_token_ids=model.stop_token_ids,
+    )
+    sampling = per_row_sampling(base, cfg.seed, batch["id"])
+    outputs = generate(model, [prefix] * len(sampling), sampling)
+    completions = [out[0] for out in outputs]
+    return {
+        "problem": [c.text.strip() for c in completions],
+        "problem_tokens": [c.num_tokens for c in completions],
+        "problem_finish_reason": [c.finish_reason for c in completions],
+        "gen_input_configs": [generation_config(model, prefix, s) for s in sampling],
+    }
+

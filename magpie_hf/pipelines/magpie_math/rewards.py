@@ -1,0 +1,98 @@
+"""Reward scores for every candidate.
+
+`scorer: reward_model` scores with a sequence-classification reward model
+(`magpie_hf.models.reward_model`, data-parallel under `accelerate launch`). `scorer: judge` asks the generating LLM itself whether a solution is correct
+and scores P(Yes) / (P(Yes) + P(No)) from its next-token distribution. With the
+135M embedded model this is weak (P(Yes) is ~0.14-0.20 for right and wrong
+answers alike): it keeps the pipeline whole on any machine, it does not rank.
+Use a trained reward model in production.
+
+Input columns: `problem`, `candidates` (lists of solutions).
+Output columns: `candidate_scores` (a list per row), `reward_truncated` (counted), `scorer`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import Field
+
+from magpie_hf.core.stage import StageConfig, stage
+from magpie_hf.engines import Sampling, generate
+from magpie_hf.models.presets import Preset
+from magpie_hf.models.reward_model import (
+    DEFAULT_REWARD_MODEL,
+    candidate_conversations,
+    regroup,
+    reward_model,
+    score_distributed,
+)
+
+JUDGE_PROMPT = (
+    "Here is a math problem and a proposed solution.\n\nProblem:\n{problem}\n\nSolution:\n{solution}\n\n"
+    "Is the solution correct? Answer with Yes or No."
+)
+
+
+class RewardsConfig(StageConfig):
+    """Which scorer; the reward model and its limits, or the judge's prompt (with `{problem}` and `{solution}`)."""
+
+    scorer: Literal["judge", "reward_model"] = "judge"
+    reward_model: str = DEFAULT_REWARD_MODEL
+    max_length: int = Field(default=4096, gt=0)
+    batch_size: int = Field(default=8, gt=0)
+    judge_prompt: str = JUDGE_PROMPT
+    top_logprobs: int = Field(default=20, gt=1)
+
+
+def yes_probability(logprobs: dict[str, float]) -> float:
+    """P(Yes) / (P(Yes) + P(No)) over the token variants (" yes", "Yes", ...); 0.5 if neither appears."""
+    mass = {"yes": 0.0, "no": 0.0}
+    for token, logprob in logprobs.items():
+        word = token.strip().lower()
+        if word in mass:
+            mass[word] += math.exp(logprob)
+    total = mass["yes"] + mass["no"]
+    return mass["yes"] / total if total else 0.5
+
+
+def judge_scores(conversations: list[list[dict]], cfg: RewardsConfig, model: Preset) -> list[float]:
+    """The generating LLM's P(Yes) for each (problem, solution), in one engine call."""
+    prompts = [
+        model.chat_prompt(
+            [{"role": "user", "content": cfg.judge_prompt.format(problem=c[0]["content"], solution=c[1]["content"])}]
+        )
+        for c in conversations
+    ]
+    judge = Sampling(temperature=0.0, max_tokens=1, logprobs=cfg.top_logprobs)
+    outs = generate(model, prompts, judge)
+    return [yes_probability(out[0].first_token_logprobs) for out in outs]
+
+
+@stage(
+    "rewards",
+    config=RewardsConfig,
+    inputs=("id", "problem", "candidates"),
+    outputs=("candidate_scores", "reward_truncated", "scorer"),
+    version="3",
+    counters=("reward_truncated",),
+)
+def score_candidates(batch: dict[str, list], cfg: RewardsConfig, model: Preset) -> dict[str, list]:
+    """A list of scores per row, one per candidate; all candidates of the batch in one pass."""
+    conversations, owners = candidate_conversations(batch["problem"], batch["candidates"])
+    rows = len(batch["id"])
+    if cfg.scorer == "reward_model":
+        values, truncated = score_distributed(
+            reward_model(cfg.reward_model, cfg.max_length, cfg.batch_size), conversations
+        )
+        name = f"reward_model:{cfg.reward_model}"
+    else:
+        values, truncated = judge_scores(conversations, cfg, model), [False] * len(conversations)
+        name = f"judge:{model.name}"
+    return {
+        "candidate_scores": regroup(values, owners, rows),
+        "reward_truncated": [sum(flags) for flags in regroup(truncated, owners, rows)],
+        "scorer": [name] * rows,
+    }
+

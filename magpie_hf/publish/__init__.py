@@ -1,0 +1,1 @@
+"""Publishing: Hub-layout export, dataset cards, push to the Hub."""

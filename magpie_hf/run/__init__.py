@@ -1,0 +1,1 @@
+"""Running recipes: shard plans, the runner, checkpoint storage, sources, executors."""

@@ -1,0 +1,48 @@
+"""One executor interface: where a stage's pending shards run.
+
+The runner plans every stage, keeps the progress bar and the report, and
+merges finished shards; an executor only runs shards and says when a stage's
+shards are all done. Completion is the done marker beside each shard, so any
+executor can finish what another started. Stages never see the executor.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from datasets import Dataset
+
+from magpie_hf.core.recipe import StageEntry
+from magpie_hf.models.presets import Preset
+from magpie_hf.run.plan import ShardPlan, ShardSpec
+
+OnShardDone = Callable[[ShardSpec, dict], None]
+
+
+class Executor:
+    """Runs shards of a plan. Subclasses override `run_shards`; `wait_for` and `close` are optional."""
+
+    name = "base"
+
+    def run_shards(self, data: Dataset, plan: ShardPlan, entry: StageEntry, model: Preset, done: OnShardDone) -> None:
+        """Run the pending shards this executor is responsible for, calling `done(shard, stats)` after each."""
+        raise NotImplementedError
+
+    def wait_for(self, plan: ShardPlan, progress: Callable[[], None]) -> None:
+        """Block until other workers finish the plan's shards, if this executor waits for them (default: no)."""
+
+    def close(self) -> None:
+        """Release workers and engines at the end of a run."""
+
+    def describe(self) -> dict:
+        """What the manifest records about how the run was executed."""
+        return {"executor": self.name}
+
+
+class ShardFailures(RuntimeError):
+    """Shards that failed on every attempt, by index, with their last error."""
+
+    def __init__(self, stage: str, failures: dict[int, str]):
+        self.failures = failures
+        lines = "; ".join(f"shard {i}: {err}" for i, err in sorted(failures.items()))
+        super().__init__(f"stage '{stage}': {len(failures)} shard(s) failed after retries: {lines}")

@@ -1,0 +1,78 @@
+"""Run one shard of a stage: map its rows into an Arrow file, then write its done marker."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from datasets import Dataset
+
+from magpie_hf.core.recipe import StageEntry
+from magpie_hf.core.stage import FILTER_REASON
+from magpie_hf.engines import USAGE
+from magpie_hf.models.presets import Preset
+from magpie_hf.run import storage
+from magpie_hf.run.plan import ShardPlan, ShardSpec
+
+
+def is_main_process() -> bool:
+    """False in the non-zero ranks of `accelerate launch` / `torchrun` (they compute, rank 0 writes)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def run_shard(data: Dataset, shard: ShardSpec, plan: ShardPlan, entry: StageEntry, model: Preset) -> dict:
+    """Map one shard to its Arrow file, then write its done marker; returns the shard's stats.
+
+    Under `accelerate launch` every process runs the stage function (a
+    data-parallel stage splits the rows and gathers inside it); only the main
+    process writes, and the others wait for its done marker.
+    """
+    storage.makedirs(plan.directory)
+    main = is_main_process()
+    before = (USAGE.generated_tokens, USAGE.prompt_tokens, USAGE.load_seconds)
+    start = time.perf_counter()
+    part = data.select(range(shard.start, shard.stop))
+    staged = storage.staging_file(shard.path)
+    out = part.map(
+        lambda batch: entry.stage.fn(batch, entry.config, model),
+        batched=True,
+        batch_size=max(len(part), 1),
+        remove_columns=part.column_names if entry.stage.explodes else None,
+        cache_file_name=staged if main else None,
+        keep_in_memory=not main,
+        load_from_cache_file=False,
+        new_fingerprint=f"{plan.fingerprint}-{shard.index:05d}",
+    )
+    stats = {
+        "rows_in": len(part),
+        "rows_out": len(out),
+        "dropped": drop_counts(out[FILTER_REASON]) if entry.stage.drops_rows(entry.config) else {},
+        "counters": {name: int(sum(out[name])) for name in entry.stage.counters},
+        "generated_tokens": USAGE.generated_tokens - before[0],
+        "prompt_tokens": USAGE.prompt_tokens - before[1],
+        "load_seconds": USAGE.load_seconds - before[2],
+    }
+    stats["seconds"] = time.perf_counter() - start - stats["load_seconds"]
+    if not main:
+        while not storage.exists(shard.done):
+            time.sleep(0.2)
+        return stats
+    storage.commit_file(staged, shard.path)
+    storage.write_json(shard.done, stats)
+    return stats
+
+
+def drop_counts(reasons: list[str | None]) -> dict[str, int]:
+    """How many rows each filter reason dropped."""
+    counts: dict[str, int] = {}
+    for reason in reasons:
+        if reason is not None:
+            counts[reason] = counts.get(reason, 0) + 1
+    return counts
+
+
+def empty_output(data: Dataset, entry: StageEntry, model: Preset) -> Dataset:
+    """What a stage makes of no rows: its columns, empty (map would hand the input back unchanged)."""
+    added = entry.stage.fn({c: [] for c in data.column_names}, entry.config, model)
+    kept = {} if entry.stage.explodes else {c: [] for c in data.column_names}
+    return Dataset.from_dict({**kept, **added})

@@ -1,0 +1,95 @@
+"""Checkpoint storage: a local folder, or any fsspec URL every worker can reach (shared mount, object store).
+
+Shards are written locally first (datasets writes a temp file and renames it)
+and, for a remote run dir, uploaded whole; the done marker is written only
+after that, so a half-written shard is never marked done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from functools import lru_cache
+
+import fsspec
+import pyarrow as pa
+from datasets import Dataset
+from fsspec.implementations.local import LocalFileSystem
+
+from magpie_hf.models.cache import cache_dir
+
+
+@lru_cache(maxsize=None)
+def _fs(protocol: str) -> fsspec.AbstractFileSystem:
+    return fsspec.filesystem(protocol)
+
+
+def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem of a path or URL, and the path within it."""
+    protocol, path = fsspec.core.split_protocol(url)
+    fs = _fs(protocol or "file")
+    return fs, fs._strip_protocol(url) if protocol else path
+
+
+def is_local(url: str) -> bool:
+    return isinstance(filesystem(url)[0], LocalFileSystem)
+
+
+def join(base: str, *parts: str) -> str:
+    return "/".join([base.rstrip("/"), *parts])
+
+
+def exists(url: str) -> bool:
+    fs, path = filesystem(url)
+    return fs.exists(path)
+
+
+def makedirs(url: str) -> None:
+    fs, path = filesystem(url)
+    fs.makedirs(path, exist_ok=True)
+
+
+def read_json(url: str) -> dict:
+    fs, path = filesystem(url)
+    with fs.open(path, "r") as f:
+        return json.load(f)
+
+
+def write_json(url: str, data: dict) -> None:
+    """Atomically: a local temp file renamed into place, or one object upload."""
+    fs, path = filesystem(url)
+    if isinstance(fs, LocalFileSystem):
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+    else:
+        fs.pipe_file(path, json.dumps(data).encode())
+
+
+def staging_file(url: str) -> str:
+    """Where `datasets` writes a shard before it goes to `url`: the place itself when it is local."""
+    if is_local(url):
+        return filesystem(url)[1]
+    folder = cache_dir() / "staging"
+    folder.mkdir(parents=True, exist_ok=True)
+    return tempfile.mktemp(suffix=".arrow", dir=folder)
+
+
+def commit_file(staged: str, url: str) -> None:
+    """Move a staged shard to its (remote) place; a no-op when it was written in place."""
+    fs, path = filesystem(url)
+    if isinstance(fs, LocalFileSystem):
+        return
+    fs.put_file(staged, path)
+    os.remove(staged)
+
+
+def open_dataset(url: str) -> Dataset:
+    """A shard as a Dataset: memory-mapped when local, read whole from a remote store."""
+    fs, path = filesystem(url)
+    if isinstance(fs, LocalFileSystem):
+        return Dataset.from_file(path)
+    with fs.open(path, "rb") as f:
+        return Dataset(pa.ipc.open_stream(f).read_all())

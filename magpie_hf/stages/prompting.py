@@ -1,0 +1,96 @@
+"""Helpers of the generation stages: chat prompts, one engine call per batch, reply parsers, provenance.
+
+Prompts come from recipes (`{column}` placeholders filled from the row).
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field
+
+from magpie_hf.core.seeds import per_row_sampling
+from magpie_hf.core.stage import StageConfig
+from magpie_hf.engines import Sampling, generate
+from magpie_hf.math.grading import extract_answer
+from magpie_hf.models.presets import Preset
+
+NOT_FOUND = re.compile(r"answer\s+not\s+found|no\s+answer|not\s+mentioned|unknown", re.IGNORECASE)
+PROBLEM_MARK = re.compile(r"^\s*(?:\*\*)?problem\s*\d*\s*(?:\*\*)?\s*[:.)]\s*(?:\*\*)?", re.IGNORECASE | re.MULTILINE)
+NO_PROBLEMS = re.compile(r"\bno\s+problems?\b", re.IGNORECASE)
+
+
+class AskSampling(StageConfig):
+    """Sampling shared by every stage that asks the model a question (greedy by default)."""
+
+    system_prompt: str | None = None
+    temperature: float = Field(default=0.0, ge=0)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    max_tokens: int = Field(default=512, gt=0)
+    seed: int = 0
+
+
+def chat(system_prompt: str | None, user: str) -> list[dict[str, str]]:
+    """A one-turn conversation, with the system message when there is one."""
+    system = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    return [*system, {"role": "user", "content": user}]
+
+
+def ask(model: Preset, texts: list[str], ids: list[str], cfg: AskSampling, salt: str) -> list[str]:
+    """One reply per user message, through the model's chat template, in one engine call."""
+    prompts = [model.chat_prompt(chat(cfg.system_prompt, t)) for t in texts]
+    base = Sampling(
+        temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, stop_token_ids=model.stop_token_ids
+    )
+    sampling = per_row_sampling(base, cfg.seed, ids, salt)
+    return [out[0].text.strip() for out in generate(model, prompts, sampling)]
+
+
+def generation_config(model: Preset, template: str, sampling: Sampling) -> dict:
+    """Provenance of one generated field: model, prompt template, sampling, engine."""
+    return {
+        "model": model.model_id,
+        "revision": model.revision or model.carrier or "",
+        "preset": model.name,
+        "engine": model.engine,
+        "template": template,
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+        "max_tokens": sampling.max_tokens,
+        "n": sampling.n,
+        "seed": sampling.seed if sampling.seed is not None else -1,
+    }
+
+
+def split_thinking(text: str) -> str:
+    """The part after `</think>` (the whole text when there is no thinking block)."""
+    return text.rsplit("</think>", 1)[-1].strip()
+
+
+def parse_yes_no(text: str) -> bool | None:
+    """The first yes/no word of a reply."""
+    match = re.search(r"\b(yes|no)\b", text, re.IGNORECASE)
+    return None if match is None else match.group(1).lower() == "yes"
+
+
+def parse_answer(text: str) -> str | None:
+    """A final answer: the boxed one if any, else the reply's first line; None for "answer not found"."""
+    if not text or NOT_FOUND.search(text.splitlines()[0] if text.splitlines() else text):
+        return None
+    boxed = extract_answer(text)
+    return boxed if boxed is not None else text.splitlines()[0].strip() or None
+
+
+def parse_list(text: str) -> list[str]:
+    """Items listed as "Problem 1: ...", "Problem 2: ..." (or the whole reply when unmarked)."""
+    if not text.strip() or (NO_PROBLEMS.search(text) and not PROBLEM_MARK.search(text)):
+        return []
+    parts = [p.strip() for p in PROBLEM_MARK.split(text)]
+    return [p for p in parts if p] if PROBLEM_MARK.search(text) else [text.strip()]
+
+
+def parse_text(text: str) -> str | None:
+    return text.strip() or None
+
+
+PARSERS = {"text": parse_text, "answer": parse_answer, "yes_no": parse_yes_no}

@@ -1,0 +1,82 @@
+"""Sample: n solutions (or any completions) per row from one model, in one request each (vLLM's `n`).
+
+One entry per model (each with its own `label`), so a production run loads one
+large model at a time. Always writes lists, so every consumer (grade,
+rewards, preference, critique) reads `n` = 1 and `n` > 1 alike.
+
+Input columns: the `{column}` placeholders of `prompt` (default `{problem}`), and `id`.
+Output columns (`<label>` is the entry's label):
+    <label>: list[str], the completions (with any thinking block unless `strip_thinking`).
+    <label>_finish_reasons: list[str], `stop` or `length` (cut off by max_tokens).
+    <label>_tokens: list[int], generated tokens per completion.
+    <label>_config: provenance (model, template, sampling, seed).
+
+Example:
+    - stage: sample
+      label: candidates
+      n: 5
+      temperature: 0.8
+      prompt: "{problem}\\n\\nPlease reason step by step, and put your final answer within \\\\boxed{}."
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from magpie_hf.core.seeds import per_row_sampling
+from magpie_hf.core.stage import StageConfig, fill, placeholders, stage
+from magpie_hf.engines import Sampling, generate
+from magpie_hf.models.presets import Preset, get_preset, known_preset
+from magpie_hf.stages.prompting import chat, generation_config, split_thinking
+
+STEP_BY_STEP = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{}."
+
+
+class SampleConfig(StageConfig):
+    """Which model (a preset; default the recipe's), how many completions, the prompt and the sampling."""
+
+    label: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    model: str | None = None
+    n: int = Field(default=1, ge=1)
+    prompt: str = STEP_BY_STEP
+    system_prompt: str | None = None
+    temperature: float = Field(default=0.0, ge=0)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    max_tokens: int = Field(default=4096, gt=0)
+    strip_thinking: bool = False
+    seed: int = 0
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str | None) -> str | None:
+        return value if value is None else known_preset(value)
+
+
+def sampling_model(cfg: SampleConfig, model: Preset) -> Preset:
+    """The stage's own preset, run on the recipe's engine."""
+    return get_preset(cfg.model, engine=model.engine) if cfg.model else model
+
+
+def outputs(cfg: SampleConfig) -> list[str]:
+    return [cfg.label, f"{cfg.label}_finish_reasons", f"{cfg.label}_tokens", f"{cfg.label}_config"]
+
+
+@stage("sample", config=SampleConfig, inputs=lambda c: ["id", *placeholders(c.prompt)], outputs=outputs)
+def sample(batch: dict[str, list], cfg: SampleConfig, model: Preset) -> dict[str, list]:
+    """`cfg.n` completions per row from a single request each; columns are prefixed with the label."""
+    preset = sampling_model(cfg, model)
+    rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
+    prompts = [preset.chat_prompt(chat(cfg.system_prompt, fill(cfg.prompt, row))) for row in rows]
+    base = Sampling(
+        n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, stop_token_ids=preset.stop_token_ids
+    )
+    sampling = per_row_sampling(base, cfg.seed, batch["id"], salt=cfg.label)
+    outs = generate(preset, prompts, sampling)
+    template = preset.chat_prompt(chat(cfg.system_prompt, cfg.prompt)) if rows else cfg.prompt
+    text = split_thinking if cfg.strip_thinking else str
+    return {
+        cfg.label: [[text(c.text) for c in o] for o in outs],
+        f"{cfg.label}_finish_reasons": [[c.finish_reason for c in o] for o in outs],
+        f"{cfg.label}_tokens": [[c.num_tokens for c in o] for o in outs],
+        f"{cfg.label}_config": [generation_config(preset, template, s) for s in sampling],
+    }
