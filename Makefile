@@ -34,7 +34,7 @@ test: install
 	$(BIN)/python -m pytest -v
 
 test-fast: install
-	$(BIN)/python -m pytest -v -m "not e2e"
+	$(BIN)/python -m pytest -q -m "not e2e and not integration"
 
 # One domain: data/<model>_<domain>/ ({instructions,sft,preference}/*.parquet, README.md, manifest.json).
 $(DOMAINS): install

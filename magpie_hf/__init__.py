@@ -1,13 +1,13 @@
 """magpie-hf: turn an instruct LLM into math training data, natively on Hugging Face `datasets`.
 
-The public Python API is small: `run` (a recipe by name or path, with
+The public Python API is small: `run_recipe` (a recipe by name or path, with
 overrides, returning the exported configs as `DatasetDict`s) and the grading
 helpers (`extract_answer`, `is_equivalent`, `majority_answer`,
 `critique_reward`).
 
 Example:
     >>> import magpie_hf
-    >>> data = magpie_hf.run("magpie_math/algebra", count=8)   # doctest: +SKIP
+    >>> data = magpie_hf.run_recipe("magpie_math/algebra", count=8)   # doctest: +SKIP
     >>> data["sft"]["train"][0]["messages"]                     # doctest: +SKIP
     >>> magpie_hf.is_equivalent("1/2", "0.5")
     True
@@ -31,7 +31,7 @@ except PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0.0.0"
 
 
-def run(
+def run_recipe(
     recipe: str | Path,
     *,
     count: int | None = None,
@@ -62,17 +62,17 @@ def run(
 
     from magpie_hf.core.recipe import load_recipes  # noqa: PLC0415
     from magpie_hf.core.resources import find_recipe  # noqa: PLC0415
-    from magpie_hf.run.job import check_recipe, export_merged, run_recipe  # noqa: PLC0415
+    from magpie_hf.run import job  # noqa: PLC0415
 
     recipes, recipe_set = load_recipes(find_recipe(recipe), domains=domains, sets=sets, mode=mode, **overrides)
     for member in recipes:
-        check_recipe(member, stages)
-    runs = [run_recipe(member, count=count, only=stages) for member in recipes]
-    written = export_merged(recipe_set, runs) if recipe_set is not None and len(runs) > 1 else runs[-1].written
+        job.check_recipe(member, stages)
+    runs = [job.run_recipe(member, count=count, only=stages) for member in recipes]
+    written = job.export_merged(recipe_set, runs) if recipe_set is not None and len(runs) > 1 else runs[-1].written
     folder = written[-1][0].parent if written else None
     if folder is None:
         return {}
     return {path.name: load_dataset(str(folder), path.name) for path, rows in written if rows is not None}
 
 
-__all__ = ["__version__", "critique_reward", "extract_answer", "is_equivalent", "majority_answer", "run"]
+__all__ = ["__version__", "critique_reward", "extract_answer", "is_equivalent", "majority_answer", "run_recipe"]

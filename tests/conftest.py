@@ -1,29 +1,33 @@
-"""Shared fixtures: the embedded model on the real vLLM engine, loaded once per session."""
+"""Shared fixtures and markers.
+
+`tests/unit/` tests stage logic against a scripted engine (no model load);
+`tests/integration/` uses the real vLLM engine with the embedded model,
+loaded once per session; `tests/e2e/` runs the CLI. Each folder's tests get
+their marker here, so `-m "not integration and not e2e"` is the fast suite.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-# In-process engine: loads in seconds instead of spawning EngineCore + Worker,
-# and a SIGKILLed CLI run leaves no orphaned engine process behind.
+# In-process engine: loads in seconds instead of spawning EngineCore + Worker.
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 
 import pytest  # noqa: E402
 
-from magpie_hf.engines import get_engine  # noqa: E402
-from magpie_hf.presets import Preset, get_preset  # noqa: E402
+from magpie_hf.models.presets import Preset, get_preset  # noqa: E402
+
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        kind = Path(str(item.fspath)).relative_to(HERE).parts[0]
+        if kind in ("integration", "e2e"):
+            item.add_marker(getattr(pytest.mark, kind))
 
 
 @pytest.fixture(scope="session")
 def embedded() -> Preset:
     return get_preset("embedded")
-
-
-@pytest.fixture(scope="session")
-def vllm_engine(embedded: Preset):
-    return get_engine(embedded)
-
-
-@pytest.fixture(scope="session")
-def hf_engine() -> object:
-    return get_engine(get_preset("embedded", engine="transformers"))

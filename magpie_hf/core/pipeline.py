@@ -98,7 +98,9 @@ def _as_is(rows: Dataset) -> Dataset:
     return rows
 
 
-PIPELINES: dict[str, Pipeline] = {}
+# Recipes that name no pipeline: their last stage is exported as it is, with a plain card.
+GENERIC = Pipeline(name="generic", tables={}, card="generic.md", tags=("synthetic",))
+PIPELINES: dict[str, Pipeline] = {GENERIC.name: GENERIC}
 
 
 def register_pipeline(pipeline: Pipeline) -> Pipeline:

@@ -7,13 +7,14 @@ anything is written.
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from magpie_hf.core.pipeline import discover, get_pipeline
+from magpie_hf.core.pipeline import GENERIC, discover, get_pipeline
 from magpie_hf.core.stage import STAGES, Stage
 from magpie_hf.engines import BACKENDS
 from magpie_hf.models.presets import get_preset, known_preset
@@ -48,7 +49,7 @@ class Recipe(BaseModel):
     description: str = ""
     license: str = "cc-by-nc-4.0"
     pretty_name: str | None = None
-    pipeline: str = "magpie_math"  # which registered pipeline's tables and card the export uses
+    pipeline: str = GENERIC.name  # which registered pipeline's tables and card the export uses
     domain: str = "general"
     count: int | None = Field(default=None, gt=0)
     source: Source | None = None
@@ -319,6 +320,19 @@ def _apply_model_overrides(data: dict[str, Any], path: Path) -> None:
     _apply_overrides(data, overrides.get(model) or {}, f"{path}: model_overrides.{model}")
 
 
+def _source_beside_recipe(data: dict[str, Any], path: Path) -> None:
+    """A relative `source.path` found nowhere from the working directory is looked up beside the recipe file."""
+    source = data.get("source")
+    if not isinstance(source, dict) or not isinstance(source.get("path"), str):
+        return
+    relative = Path(source["path"])
+    if relative.is_absolute() or glob.glob(str(relative)):
+        return
+    beside = path.parent / relative
+    if glob.glob(str(beside)):
+        data["source"] = {**source, "path": str(beside)}
+
+
 def load_recipe(
     path: str | Path, sets: list[str] | tuple[str, ...] = (), mode: str | None = None, **overrides: Any
 ) -> Recipe:
@@ -334,6 +348,7 @@ def load_recipe(
     _apply_model_overrides(data, path)
     for assignment in sets:
         apply_set(data, assignment)
+    _source_beside_recipe(data, path)
     try:
         recipe = Recipe(**data)
         recipe.stage_entries()

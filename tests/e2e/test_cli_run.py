@@ -42,7 +42,7 @@ def test_run_then_rerun_reuses_every_shard(tmp_path):
     first, _ = run_ok(*args, "--shard-size", "8")
     data = instructions(tmp_path / "out")
     assert len(data) == 16 and len(set(data["id"])) == 16
-    assert all(text.strip() for text in data["instruction"])
+    assert all(text.strip() for text in data["problem"])
     assert "instructions" in first and "wrote" in first
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     first_stage = manifest["stages"][0]
@@ -51,7 +51,7 @@ def test_run_then_rerun_reuses_every_shard(tmp_path):
     assert "0/2" in second  # shards run/reused
     again = json.loads((tmp_path / "out" / "manifest.json").read_text())["stages"][0]
     assert again["shards_run"] == 0 and again["load_seconds"] == 0
-    assert instructions(tmp_path / "out")["instruction"] == data["instruction"]
+    assert instructions(tmp_path / "out")["problem"] == data["problem"]
 
 
 def test_sigkill_mid_generation_then_resume_loses_nothing(tmp_path):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from magpie_hf.recipe import Recipe
-from magpie_hf.runner import run_stages, source_rows
+from magpie_hf.core.recipe import Recipe
+from magpie_hf.run.runner import run_stages, source_rows
 
 pytestmark = pytest.mark.e2e
 ray = pytest.importorskip("ray")
@@ -74,8 +74,8 @@ def test_a_killed_worker_loses_nothing(tmp_path, embedded, ray_executor):
 
 def test_a_shard_that_keeps_failing_is_reported_and_the_others_are_kept(tmp_path, embedded, ray_executor):
     from magpie_hf.ray_executor import ShardFailures
-    from magpie_hf.recipe import StageEntry
-    from magpie_hf.runner import plan_stage
+    from magpie_hf.core.recipe import StageEntry
+    from magpie_hf.run.runner import plan_stage
     from magpie_hf.stages import Stage, StageConfig
 
     def flaky(batch, cfg, model):

@@ -3,7 +3,7 @@
 import json
 import sys
 
-from magpie_hf.scoring import RewardModelScorer, process_state, score_distributed
+from magpie_hf.models.reward_model import RewardModelScorer, process_state, score_distributed
 
 
 def main() -> None:

@@ -65,7 +65,8 @@ def plots(tables: dict[str, Dataset]) -> dict[str, tuple[str, list[float] | dict
     problems, sft, pref = tables.get("instructions"), tables.get("sft"), tables.get("preference")
     kept: dict[str, int] = {}
     if problems is not None:
-        for domain, reason in zip(problems["domain"], problems["filter_reason"]):
+        reasons = problems["filter_reason"] if "filter_reason" in problems.column_names else [None] * len(problems)
+        for domain, reason in zip(problems["domain"], reasons):
             if reason is None:
                 kept[domain] = kept.get(domain, 0) + 1
     return {

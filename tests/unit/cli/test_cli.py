@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from magpie_hf import messages
-from magpie_hf.cli import _math_to_run, build_parser, main
-from magpie_hf.recipe import RecipeError
-from magpie_hf.runner import RunResult, StageReport
-from magpie_hf.summary import format_summary
+from magpie_hf.core import messages
+from magpie_hf.cli.main import build_parser, main
+from magpie_hf.pipelines.magpie_math.command import math_to_run
+from magpie_hf.core.recipe import RecipeError
+from magpie_hf.run.runner import RunResult, StageReport
+from magpie_hf.cli.summary import format_summary
 
 
 def math_opts(*args: str):
     opts = build_parser().parse_args(["math", *args])
-    _math_to_run(opts)
+    math_to_run(opts)
     return opts
 
 
@@ -27,7 +28,7 @@ def math_opts(*args: str):
 )
 def test_math_numbers_map_to_the_all_domains_recipe(args, domains):
     opts = math_opts(*args)
-    assert opts.recipe.name == "all_domains.yaml"
+    assert opts.recipe.endswith("magpie_math/all_domains.yaml")
     assert opts.model == args[0] and opts.scale == float(args[1])
     assert opts.domains == domains
 

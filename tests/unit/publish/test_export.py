@@ -8,9 +8,10 @@ import pytest
 import yaml
 from datasets import Dataset, load_dataset
 
-from magpie_hf.cli import main
-from magpie_hf.export import export_tables
-from magpie_hf.push import merge_readme, push_plan
+from magpie_hf.cli.main import main
+from magpie_hf.core.pipeline import get_pipeline
+from magpie_hf.publish.export import export_tables
+from magpie_hf.publish.push import merge_readme, push_plan
 
 DOMAINS = {"algebra": 30, "geometry": 12}
 
@@ -24,7 +25,7 @@ def tables() -> dict[str, Dataset]:
             {
                 "id": i,
                 "domain": d,
-                "instruction": f"Find x in problem {i}?",
+                "problem": f"Find x in problem {i}?",
                 "filter_reason": None if k % 6 else "too_short",
                 "gen_input_configs": {"template": prefix, "temperature": 0.7},
             }
@@ -97,7 +98,12 @@ def export(tmp_path_factory):
     out = tmp_path_factory.mktemp("hub") / "embedded_all"
     data = tables()
     written = export_tables(
-        data, {**info("all"), "members": [info(d) for d in DOMAINS], "recipe_yaml": "name: x\n"}, out, 0.1, 42
+        data,
+        {**info("all"), "members": [info(d) for d in DOMAINS], "recipe_yaml": "name: x\n", "generation_date": "2026-11-23T10:00:00+00:00"},
+        out,
+        get_pipeline("magpie_math"),
+        0.1,
+        42,
     )
     return out, data, written
 
@@ -208,7 +214,7 @@ def test_push_without_token_fails_cleanly(export, tmp_path, monkeypatch, capsys)
 def test_trl_reads_the_exported_configs(export, embedded):
     from trl.data_utils import is_conversational, maybe_apply_chat_template
 
-    from magpie_hf.presets import tokenizer
+    from magpie_hf.models.presets import tokenizer
 
     out, _, _ = export
     tok = tokenizer(embedded)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from magpie_hf.rewards import critique_reward, parse_conclusion
-from magpie_hf.stages.critique import CRITIQUE_PROMPT, CritiqueConfig, build_critiques
-from magpie_hf.stages.grade_samples import GradeSamplesConfig, grade_samples
-from magpie_hf.stages.mixed_filter import filter_reason
+from magpie_hf.math.rewards import critique_reward, parse_conclusion
+from magpie_hf.pipelines.critique.critique import CRITIQUE_PROMPT, CritiqueConfig, build_critiques
+from magpie_hf.stages.grade import GradeConfig, grade
+from magpie_hf.pipelines.critique.mixed_filter import MixedFilterConfig, filter_reason, keep_mixed
 
 
 @pytest.mark.parametrize(
@@ -58,25 +58,37 @@ def batch():
         "domain": ["math", "math"],
         "problem": ["What is 1/2 + 1/4?", "What is 2+2?"],
         "answer": ["3/4", "4"],
-        "a_solutions": [["\\boxed{0.75}", "\\boxed{1}", "so \\boxed{3/4}"], ["\\boxed{4}", "\\boxed{5}", "I give up"]],
-        "b_solutions": [
+        "a": [["\\boxed{0.75}", "\\boxed{1}", "so \\boxed{3/4}"], ["\\boxed{4}", "\\boxed{5}", "I give up"]],
+        "b": [
             ["\\boxed{\\frac{3}{4}}", "\\boxed{2}", "\\boxed{3/4}"],
             ["\\boxed{4.0}", "\\boxed{4}", "\\boxed{4}"],
         ],
     }
 
 
-def test_grade_samples_per_model_flags(embedded):
-    out = grade_samples(batch(), GradeSamplesConfig(labels=["a", "b"]), embedded)
-    assert out["a_correct"] == [[True, False, True], [True, False, False]]
+GRADE = GradeConfig(columns=["a", "b"], reference="answer")
+
+
+def test_grade_per_model_flags_and_the_mixed_filter(embedded):
+    out = grade(batch(), GRADE, embedded)
+    assert out["a_correct"] == [[True, False, True], [True, False, None]]
     assert out["b_correct"] == [[True, False, True], [True, True, True]]
-    assert out["b_all_correct"] == [False, True] and out["a_all_incorrect"] == [False, False]
     assert out["a_answers"][1][2] is None and out["a_verdicts"][1][2] == "unparseable"
+    kept = keep_mixed(out, MixedFilterConfig(columns=["a", "b"]), embedded)["filter_reason"]
+    assert kept == [None, None]  # b is all-correct on the second problem, a is not
+    all_right = {"a_correct": [[True, True]], "b_correct": [[True]]}
+    assert keep_mixed(all_right, MixedFilterConfig(columns=["a", "b"]), embedded)["filter_reason"] == [
+        "all_models_all_correct"
+    ]
+    undecided = {"a_correct": [[None, False]], "b_correct": [[False]]}
+    assert keep_mixed(undecided, MixedFilterConfig(columns=["a", "b"]), embedded)["filter_reason"] == [
+        "all_models_all_incorrect"
+    ]
 
 
 def test_critique_rows_are_verl_rows_balanced_and_stable(embedded):
-    rows = {**batch(), **grade_samples(batch(), GradeSamplesConfig(labels=["a", "b"]), embedded)}
-    cfg = CritiqueConfig(labels=["a", "b"], per_problem=4, seed=3)
+    rows = {**batch(), **grade(batch(), GRADE, embedded)}
+    cfg = CritiqueConfig(columns=["a", "b"], per_problem=4, seed=3)
     out = build_critiques(rows, cfg, embedded)
     assert out == build_critiques(rows, cfg, embedded)  # seeded per problem
     first = [i for i, p in enumerate(out["problem_id"]) if p == "math-000000"]
@@ -94,8 +106,8 @@ def test_critique_rows_are_verl_rows_balanced_and_stable(embedded):
 
 
 def test_source_reads_shared_training_problems_and_names_missing_paths(tmp_path):
-    from magpie_hf.recipe import RecipeError, load_recipe
-    from magpie_hf.sources import Source, load_source
+    from magpie_hf.core.recipe import RecipeError, load_recipe
+    from magpie_hf.run.sources import Source, load_source
 
     rows, fp = load_source(Source(path="../shared/data/train/math_train_2k.jsonl", limit=5), "math")
     assert rows["id"] == [f"math-{i:06d}" for i in range(5)] and rows["index"] == list(range(5))
@@ -105,14 +117,14 @@ def test_source_reads_shared_training_problems_and_names_missing_paths(tmp_path)
         load_source(Source(path="../shared/data/train/math_train_2k.jsonl", columns={"problem": "question"}), "math")
     recipe = tmp_path / "r.yaml"
     recipe.write_text(
-        "name: x\nsource: {path: ../shared/nowhere/x.jsonl}\nstages: [{stage: grade_samples, labels: [a]}]\n"
+        "name: x\nsource: {path: ../shared/nowhere/x.jsonl}\nstages: [{stage: grade, columns: [a]}]\n"
     )
     with pytest.raises(RecipeError, match="source.path: file '../shared/nowhere/x.jsonl' not found"):
         load_recipe(recipe)
 
 
 def test_worker_commands_give_each_worker_its_own_gpus():
-    from magpie_hf.cli import worker_commands
+    from magpie_hf.run.executors.local import worker_commands
 
     lines = worker_commands("recipes/cft/critique.yaml", 8).splitlines()
     assert "CUDA_VISIBLE_DEVICES=0,1,2,3 " in lines[1] and "--rank 0 --world-size 2" in lines[1]
@@ -120,3 +132,32 @@ def test_worker_commands_give_each_worker_its_own_gpus():
     assert lines[-2] == "wait" and "--rank" not in lines[-1]
     demo = worker_commands("recipes/cft/demo.yaml", 3).splitlines()
     assert [line.split()[0] for line in demo[1:4]] == [f"CUDA_VISIBLE_DEVICES={g}" for g in range(3)]
+
+
+def test_critique_export_has_verl_field_types(tmp_path, embedded):
+    from datasets import Dataset, load_dataset
+
+    from magpie_hf.core.pipeline import get_pipeline
+    from magpie_hf.pipelines.critique import critique_rows
+    from magpie_hf.publish.export import export_tables
+
+    batch = {
+        "id": ["math-000000"],
+        "index": [0],
+        "domain": ["math"],
+        "problem": ["What is 2+2?"],
+        "answer": ["4"],
+        "a": [["\\boxed{4}", "\\boxed{5}"]],
+        "a_correct": [[True, False]],
+        "a_answers": [["4", "5"]],
+    }
+    rows = Dataset.from_dict(build_critiques(batch, CritiqueConfig(columns=["a"]), embedded))
+    model = {"model_id": "HuggingFaceTB/SmolLM2-135M-Instruct", "name": "embedded", "engine": "vllm"}
+    info = {"recipe": "t", "model": model, "stages": [], "command": "magpie-hf run t.yaml"}
+    export_tables({"critique": critique_rows(rows)}, info, tmp_path / "x", get_pipeline("critique"), 0.0, 0)
+    loaded = load_dataset(str(tmp_path / "x"), "critique", split="train")
+    for row in loaded:
+        assert isinstance(row["data_source"], str) and isinstance(row["ability"], str)
+        assert isinstance(row["prompt"], list) and set(row["prompt"][0]) == {"role", "content"}
+        assert row["reward_model"]["style"] == "rule" and row["reward_model"]["ground_truth"] in {"right", "wrong"}
+        assert isinstance(row["extra_info"], dict) and isinstance(row["extra_info"]["index"], int)

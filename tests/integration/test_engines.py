@@ -41,7 +41,7 @@ def test_vllm_many_seeded_requests_in_one_call(vllm_engine, embedded):
 
 
 def test_vllm_accepts_token_ids(vllm_engine, embedded):
-    from magpie_hf.presets import tokenizer
+    from magpie_hf.models.presets import tokenizer
 
     ids = tokenizer(embedded).encode(CHAT, add_special_tokens=False)
     greedy = Sampling(temperature=0.0, max_tokens=16)

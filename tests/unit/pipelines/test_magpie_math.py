@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from magpie_hf.stages.clean import CleanConfig, clean_instructions, strip_debris
-from magpie_hf.stages.preference import PreferenceConfig, build_preference, pick_pair
-from magpie_hf.stages.response import split_thinking
-from magpie_hf.stages.rewards import yes_probability
+from magpie_hf.pipelines.magpie_math.clean import CleanConfig, clean_problems, strip_debris
+from magpie_hf.pipelines.magpie_math.preference import PreferenceConfig, build_preference, pick_pair
+from magpie_hf.stages.prompting import split_thinking
+from magpie_hf.pipelines.magpie_math.rewards import yes_probability
 
 
 @pytest.mark.parametrize(
@@ -40,8 +40,8 @@ def test_clean_drops_by_reason_and_keeps_multiline_problems(embedded):
         ("I love sunny afternoons in the park with friends.", "stop"),
         ("ℵ∂∑∫√ ∞≈≠ ⊂⊃∩∪ ∀∃∈∉ ∠∟∡ ⊕⊗⊥", "stop"),
     ]
-    batch = {"instruction": [r[0] for r in rows], "instruction_finish_reason": [r[1] for r in rows]}
-    out = clean_instructions(batch, CleanConfig(near_duplicate_distance=0.1), embedded)
+    batch = {"problem": [r[0] for r in rows], "problem_finish_reason": [r[1] for r in rows]}
+    out = clean_problems(batch, CleanConfig(near_duplicate_distance=0.1), embedded)
     assert out["filter_reason"] == [
         None,
         None,
@@ -52,18 +52,19 @@ def test_clean_drops_by_reason_and_keeps_multiline_problems(embedded):
         "not_a_question",
         "garbled",
     ]
-    assert out["instruction"][0].count("\n") == 1
+    assert out["problem"][0].count("\n") == 1
     assert 0 <= out["min_neighbor_distance"][1] < 0.1
     assert math.isnan(out["min_neighbor_distance"][4])
 
 
 def test_reward_pairs_never_choose_equal_text_or_tied_scores(embedded):
     batch = {
-        "instruction": ["p1", "p2", "p3", "p4"],
+        "problem": ["p1", "p2", "p3", "p4"],
         "candidates": [["a", "b", "c"], ["a", "b"], ["same", "same "], ["only"]],
         "candidate_scores": [[0.2, 0.9, 0.5], [0.4, 0.4], [0.1, 0.8], [0.3]],
     }
     out = build_preference(batch, PreferenceConfig(), embedded)
+    assert build_preference.stage.drops_rows(PreferenceConfig())
     assert out["filter_reason"] == [None, "tied_scores", "identical_candidates", "too_few_candidates"]
     assert out["chosen"][0] == [{"role": "assistant", "content": "b"}]
     assert out["rejected"][0] == [{"role": "assistant", "content": "a"}]
@@ -85,9 +86,10 @@ def test_correct_candidate_beats_incorrect_even_with_lower_reward(rejected, expe
 
 
 def test_grade_uses_reference_then_majority(embedded):
-    from magpie_hf.stages.grade import GradeConfig, grade_candidates
+    from magpie_hf.stages.grade import GradeConfig, grade
 
     batch = {
+        "id": ["a", "b", "c"],
         "candidates": [
             ["so \\boxed{1/2}", "The answer is 0.5", "\\boxed{3}"],
             ["\\boxed{4}", "\\boxed{5}", "no idea"],
@@ -95,13 +97,17 @@ def test_grade_uses_reference_then_majority(embedded):
         ],
         "answer": [None, "5", None],
     }
-    out = grade_candidates(batch, GradeConfig(answer_column="answer"), embedded)
+    out = grade(batch, GradeConfig(columns=["candidates"]), embedded)
     assert out["reference_source"] == ["majority", "reference", "majority"]
-    assert out["candidate_correct"] == [[True, True, False], [False, True, None], [True, True, False]]
+    assert out["candidates_correct"] == [[True, True, False], [False, True, None], [True, True, False]]
     assert out["majority_votes"][0] == 2
-    assert out["candidate_answers"][1] == ["4", "5", None]
-    no_majority = grade_candidates({"candidates": [["\\boxed{1}", "\\boxed{2}"]]}, GradeConfig(), embedded)
-    assert no_majority["reference_source"] == [None] and no_majority["candidate_correct"] == [[None, None]]
+    assert out["candidates_answers"][1] == ["4", "5", None]
+    majority = GradeConfig(columns=["candidates"], reference="majority")
+    no_majority = grade({"id": ["x"], "candidates": [["\\boxed{1}", "\\boxed{2}"]]}, majority, embedded)
+    assert no_majority["reference_source"] == [None] and no_majority["candidates_correct"] == [[None, None]]
+    reference_only = grade(batch, GradeConfig(columns=["candidates"], reference="answer"), embedded)
+    assert reference_only["reference_source"] == [None, "reference", None]
+    assert reference_only["candidates_correct"][0] == [None, None, None]
 
 
 def test_yes_probability_normalises_token_variants():

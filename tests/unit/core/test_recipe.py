@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from magpie_hf.cli import main
-from magpie_hf.recipe import RecipeError, load_recipe, load_recipes
+from magpie_hf.cli.main import main
+from magpie_hf.core.recipe import RecipeError, load_recipe, load_recipes
 
 GOOD = """
 name: toy
@@ -39,7 +39,7 @@ DOMAIN_SETTINGS = {  # problems at scale 1, problem temperature, solution temper
 @pytest.mark.parametrize("domain", DOMAIN_SETTINGS)
 def test_domain_recipes_carry_the_production_sampling(domain):
     recipe = load_recipe(f"recipes/magpie_math/{domain}.yaml", model="1")
-    stages = {e.stage.name: e.config for e in recipe.stage_entries()}
+    stages = {e.name: e.config for e in recipe.stage_entries()}
     count, problem_t, solution_t = DOMAIN_SETTINGS[domain]
     assert (recipe.domain, recipe.count) == (domain, count)
     assert (stages["instructions"].temperature, stages["instructions"].top_p) == (problem_t, 1.0)
@@ -50,7 +50,7 @@ def test_domain_recipes_carry_the_production_sampling(domain):
 
 
 def test_embedded_overrides_apply_only_to_the_embedded_model():
-    tiny = {e.stage.name: e.config for e in load_recipe("recipes/magpie_math/algebra.yaml").stage_entries()}
+    tiny = {e.name: e.config for e in load_recipe("recipes/magpie_math/algebra.yaml").stage_entries()}
     assert tiny["instructions"].max_tokens < 1024 and tiny["response"].max_tokens < 4096
     assert tiny["clean"] == load_recipe("recipes/magpie_math/algebra.yaml", model="2").stage_entries()[1].config
 

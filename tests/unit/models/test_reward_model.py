@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from magpie_hf.scoring import RewardModelScorer, candidate_conversations, regroup
+from magpie_hf.models.reward_model import RewardModelScorer, candidate_conversations, regroup
 
 PROBLEMS = ["What is 2+3?", "Factor x^2-1.", "Is 91 prime? Explain briefly.", "Find the derivative of sin(x)."]
 CANDIDATES = [
@@ -57,12 +57,13 @@ def test_truncation_is_reported(tiny_reward_model):
     assert any(truncated) and not all(truncated)
 
 
+@pytest.mark.integration  # two torch processes: ~12 s, so outside the fast suite
 def test_two_gloo_processes_give_the_same_scores(tiny_reward_model, tmp_path):
     convs, _ = conversations()
     expected, _ = RewardModelScorer.load(str(tiny_reward_model), trust_remote_code=False).score(convs)
     data, out = tmp_path / "conversations.json", tmp_path / "scores.json"
     data.write_text(json.dumps(convs))
-    worker = Path(__file__).parent / "helpers" / "score_worker.py"
+    worker = Path(__file__).parents[2] / "helpers" / "score_worker.py"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [

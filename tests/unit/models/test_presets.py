@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from magpie_hf.presets import PRESETS, get_preset, tokenizer
+from magpie_hf.models.presets import PRESETS, get_preset, tokenizer
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "chat_templates"
+FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "chat_templates"
 QUESTION = "Let $G$ be a group of order 12.\nShow that $G$ has a normal Sylow subgroup."
 SYSTEM = "You write hard algebra problems."
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from magpie_hf.engines import embedded
+from magpie_hf.models import carriers as embedded
 
 
 def test_smollm2_folder_is_a_plain_hf_model_with_chatml(embedded):

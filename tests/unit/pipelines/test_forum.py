@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from magpie_hf.prompting import parse_answer, parse_problems, parse_yes_no
-from magpie_hf.stages.correct_solutions import CorrectSolutionsConfig, correct_solutions
-from magpie_hf.stages.decontaminate import Benchmark, DecontaminateConfig, decontaminate
-from magpie_hf.stages.merge_problems import MergeProblemsConfig, merge_problems
+from magpie_hf.pipelines.forum.correct_solutions import CorrectSolutionsConfig, correct_solutions
+from magpie_hf.pipelines.forum.decontaminate import Benchmark, DecontaminateConfig, decontaminate
+from magpie_hf.pipelines.forum.merge_problems import MergeProblemsConfig, merge_problems
 
 SHARED = Path("../shared/data")
 BENCHMARKS = [
@@ -20,16 +19,6 @@ BENCHMARKS = [
 ]
 # A forum post planted as a paraphrase of MATH-500's f(-2)+f(-1)+f(0) problem.
 PLANTED = "Let f(x) = (3x-2)/(x-2). Compute f(-2) + f(-1) + f(0) and give the result as a common fraction."
-
-
-def test_parse_problems_answers_and_yes_no():
-    assert parse_problems("Problem 1: Find x.\nProblem 2: Prove y.") == ["Find x.", "Prove y."]
-    assert parse_problems("**Problem 1:** Find the sum.") == ["Find the sum."]
-    assert parse_problems("No problems") == [] and parse_problems("") == []
-    assert parse_problems("Compute 2+2.") == ["Compute 2+2."]
-    assert parse_answer("\\boxed{24}") == "24" and parse_answer("Answer not found") is None
-    assert parse_answer("x = 2 or x = 3\nbecause ...") == "x = 2 or x = 3"
-    assert parse_yes_no("Yes, it is.") is True and parse_yes_no("no") is False and parse_yes_no("maybe") is None
 
 
 def rows_of(problems: list[str]) -> dict[str, list]:
@@ -51,15 +40,16 @@ def test_decontamination_flags_planted_and_reworded_benchmark_problems(embedded)
     assert all(0 <= s <= 1.0001 for s in out["closest_similarity"])
 
 
-def test_decontamination_asks_the_llm_about_close_candidates(embedded, vllm_engine):
-    from magpie_hf.engines import USAGE
-
+def test_decontamination_asks_the_llm_about_close_candidates(scripted):
+    model, engine = scripted
+    engine.rules["f(-2) +f(-1)+f(0)"] = "Yes"
+    engine.default = "No"
     cfg = DecontaminateConfig(benchmarks=BENCHMARKS, min_similarity=0.3, flag_similarity=2.0, flag_ngram=2.0, top_k=2)
-    before = USAGE.requests
-    out = decontaminate(rows_of([PLANTED]), cfg, embedded)
-    assert USAGE.requests > before
-    assert out["contamination_decided_by"][0] in {"llm", "none"}
-    assert out["contaminated"][0] == (out["contamination_decided_by"][0] == "llm")
+    out = decontaminate(rows_of([PLANTED, "Find the number of positive divisors of 360."]), cfg, model)
+    assert out["contaminated"] == [True, False]
+    assert out["contamination_decided_by"] == ["llm", "none"]
+    assert "f(-2) +f(-1)+f(0)" in out["closest_benchmark_problem"][0]
+    assert engine.prompts and all("Problem A:" in p for p in engine.prompts)
 
 
 def test_merge_drops_unanswerable_classes_and_swaps_in_converted_proofs(embedded):
@@ -74,31 +64,13 @@ def test_merge_drops_unanswerable_classes_and_swaps_in_converted_proofs(embedded
     assert out["problem"][0] == "Find the least n with P(n)." and out["original_problem"][0] == "Prove P."
 
 
-def test_judge_uses_math_verify_first_and_the_llm_only_when_undecided(embedded, vllm_engine):
-    from magpie_hf.stages.judge_solutions import JudgeSolutionsConfig, judge_solutions
-
-    batch = {
-        "id": ["q1", "q2"],
-        "answer": ["24", None],
-        "solver_solutions": [
-            ["so \\boxed{24}", "\\boxed{25}", "I think it is twenty-four."],
-            ["\\boxed{5}", "\\boxed{5.0}", "\\boxed{6}"],
-        ],
-    }
-    out = judge_solutions(batch, JudgeSolutionsConfig(max_tokens=4), embedded)
-    assert out["reference_answer"] == ["24", "5"] and out["answer_source"] == ["extracted", "majority"]
-    assert out["solver_correct"][0][:2] == [True, False] and out["solver_judged_by"][0][:2] == ["math_verify"] * 2
-    assert out["solver_judged_by"][0][2] == "llm" and out["solver_correct"][0][2] in {True, False, None}
-    assert out["solver_correct"][1] == [True, True, False] and out["majority_votes"][1] == 2
-
-
 def test_sft_rows_keep_correct_solutions_of_clean_problems(embedded):
     batch = {
         "id": ["q1", "q2", "q3"],
         "domain": ["forum"] * 3,
         "problem": ["P1", "P2", "P3"],
         "contaminated": [False, True, False],
-        "solver_solutions": [["s1", "s2"], ["t1", "t2"], ["u1", "u2"]],
+        "solver": [["s1", "s2"], ["t1", "t2"], ["u1", "u2"]],
         "solver_correct": [[True, False], [True, True], [False, None]],
         "solver_judged_by": [["math_verify", "math_verify"], ["llm", "llm"], ["math_verify", "none"]],
     }
@@ -115,3 +87,10 @@ def test_forum_recipes_keep_prompts_in_yaml(name, tmp_path):
     assert "modes:" in text and "demo:" in text
     if name == "problems":
         assert text.count("prompt:") >= 5
+        # the original's stage names, so its documented --stages lines work
+        from magpie_hf.core.recipe import load_recipe
+
+        names = [e.name for e in load_recipe(f"recipes/openmathreasoning/{name}.yaml").stage_entries()]
+        assert names == [
+            "extract_problems", "classify_problems", "extract_answers", "convert_proofs", "merge_data", "decontaminate"
+        ]
