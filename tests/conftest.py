@@ -9,10 +9,14 @@ their marker here, so `-m "not integration and not e2e"` is the fast suite.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 # In-process engine: loads in seconds instead of spawning EngineCore + Worker.
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+# A fresh datasets cache per session: exports of the same layout in different tmp folders
+# can otherwise be served from an earlier session's cache entry.
+os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="magpie-hf-tests-datasets-"))
 
 import pytest  # noqa: E402
 

@@ -17,7 +17,7 @@ import importlib
 import pkgutil
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from datasets import Dataset
 
@@ -29,7 +29,8 @@ class Table:
     Attributes:
         name: the config name (`load_dataset(repo, name)`).
         build: rows of the stage the recipe maps to this table -> exported rows.
-        every_row: also export the rows earlier filters dropped (with their `filter_reason`).
+        rows: which rows `build` gets: `kept` (those the stage kept), `stage` (also those the stage
+            itself dropped, with their `filter_reason`), or `all` (also those every earlier filter dropped).
         per_domain: besides the merged config, one `<name>_<domain>` config per domain.
         task: the Hub task category of the config.
         tag: a Hub tag the config adds to the card (e.g. `dpo`).
@@ -37,7 +38,7 @@ class Table:
 
     name: str
     build: Callable[[Dataset], Dataset]
-    every_row: bool = False
+    rows: Literal["kept", "stage", "all"] = "kept"
     per_domain: bool = True
     task: str = "text-generation"
     tag: str | None = None

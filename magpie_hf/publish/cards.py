@@ -151,6 +151,7 @@ def write_card(
         test_fraction=info.get("test_fraction", 0.0),
         command=info.get("command", ""),
         generation_date=info.get("generation_date") or next((m.get("generation_date") for m in members), ""),
+        total_problems=info.get("total_problems", {}),
     )
     card.save(str(folder / "README.md"))
 

@@ -64,13 +64,13 @@ def manifest(recipe: Recipe, model: Preset, result: RunResult, rows: int, comman
 def test_ids(tables: dict[str, Dataset], fraction: float, seed: int, pipeline: Pipeline) -> set[str]:
     """Problems held out for the test split, per domain, chosen by a seeded hash of the id.
 
-    Chosen among the problems present in every table that is not an every-row
-    table (e.g. SFT and preference), so every config splits by problem (an id
+    Chosen among the problems present in every table that does not also hold
+    rows earlier filters dropped (e.g. SFT and preference), so every config splits by problem (an id
     is in the test split of every config or of none) and each gets test rows.
     With a positive fraction a domain holds out at least one problem and keeps
     at least one for training.
     """
-    kinds = [k for k in tables if not pipeline.table(k).every_row] or list(tables)
+    kinds = [k for k in tables if pipeline.table(k).rows != "all"] or list(tables)
     by_domain: dict[str, set[str]] = {}
     for kind in kinds:
         ids = {(d, i) for i, d in zip(problem_ids(tables[kind]), tables[kind]["domain"])}
@@ -83,6 +83,17 @@ def test_ids(tables: dict[str, Dataset], fraction: float, seed: int, pipeline: P
         ranked = sorted(ids, key=lambda i: hashlib.sha256(f"{seed}:{i}".encode()).hexdigest())
         chosen.update(ranked[:count])
     return chosen
+
+
+def problems_per_domain(tables: dict[str, Dataset], pipeline: Pipeline) -> dict[str, int]:
+    """Distinct problems per domain in the tables of kept rows (what the dataset holds, not what was generated)."""
+    seen: dict[str, set[str]] = {}
+    for name, rows in tables.items():
+        if pipeline.table(name).rows == "all":
+            continue
+        for problem, domain in zip(problem_ids(rows), rows["domain"]):
+            seen.setdefault(domain, set()).add(problem)
+    return {domain: len(ids) for domain, ids in sorted(seen.items())}
 
 
 def problem_ids(rows: Dataset) -> list[str]:
@@ -98,7 +109,7 @@ def write_layout(tables: dict[str, Dataset], test: set[str], folder: Path) -> di
             part = rows.filter(lambda d: d == domain, input_columns="domain")
             for split in ("train", "test"):
                 key = "problem_id" if "problem_id" in part.column_names else "id"
-                chunk = part.filter(lambda i: (i in test) == (split == "test"), input_columns=key)
+                chunk = with_split(part.filter(lambda i: (i in test) == (split == "test"), input_columns=key), split)
                 if len(chunk):
                     target = folder / kind / domain / f"{split}-00000-of-00001.parquet"
                     target.parent.mkdir(parents=True, exist_ok=True)
@@ -107,10 +118,18 @@ def write_layout(tables: dict[str, Dataset], test: set[str], folder: Path) -> di
     return layout
 
 
+def with_split(rows: Dataset, split: str) -> Dataset:
+    """Rows that record their split (`extra_info.split`, as verl's rows do) get the one they are written to."""
+    info = rows.features.get("extra_info")
+    if not isinstance(info, dict) or "split" not in info or not len(rows):
+        return rows
+    return rows.map(lambda extra: {"extra_info": {**extra, "split": split}}, input_columns="extra_info")
+
+
 def hub_configs(layout: dict[str, dict[str, dict[str, int]]], pipeline: Pipeline) -> list[dict]:
     """YAML `configs:` entries: `<kind>` over all domains (globs), `<kind>_<domain>` per domain (its own files).
 
-    The default config is the first table that is not an every-row table.
+    The default config is the first table of kept rows.
     """
     configs = []
     for kind, domains in layout.items():
@@ -128,9 +147,19 @@ def hub_configs(layout: dict[str, dict[str, dict[str, int]]], pipeline: Pipeline
                 }
             )
     if configs:
-        first = next((c for c in configs if c["config_name"] in layout and not pipeline.table(c["config_name"]).every_row), configs[0])
+        first = next(
+            (c for c in configs if c["config_name"] in layout and pipeline.table(c["config_name"]).rows == "kept"),
+            configs[0],
+        )
         first["default"] = True
     return configs
+
+
+def table_rows(result: RunResult, stage: str, which: str) -> Dataset:
+    """A stage's kept rows, its rows with those it dropped, or every row since the last explode (`all`)."""
+    if which == "all":
+        return every_row(result, stage)
+    return (result.all_rows if which == "stage" else result.datasets)[stage]
 
 
 def run_tables(result: RunResult, pipeline: Pipeline, outputs: dict[str, str]) -> dict[str, Dataset]:
@@ -143,7 +172,7 @@ def run_tables(result: RunResult, pipeline: Pipeline, outputs: dict[str, str]) -
     built = {}
     for name, stage in ran.items():
         table = pipeline.table(name)
-        rows = every_row(result, stage) if table.every_row else result.datasets[stage]
+        rows = table_rows(result, stage, table.rows)
         if len(rows):
             built[name] = table.build(rows)
     if not ran and result.datasets:
@@ -165,7 +194,12 @@ def export_tables(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     layout = write_layout(tables, test_ids(tables, test_fraction, seed, pipeline), tmp)
-    info = {**info, "exports": layout, "test_fraction": test_fraction}
+    info = {
+        **info,
+        "exports": layout,
+        "total_problems": problems_per_domain(tables, pipeline),
+        "test_fraction": test_fraction,
+    }
     (tmp / "manifest.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
     if info.get("recipe_yaml"):
         (tmp / "recipe.yaml").write_text(info["recipe_yaml"])

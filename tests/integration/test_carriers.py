@@ -9,7 +9,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from magpie_hf.models import carriers as embedded
+from magpie_hf.models import carriers
 
 
 def test_smollm2_folder_is_a_plain_hf_model_with_chatml(embedded):
@@ -23,7 +23,7 @@ def test_smollm2_folder_is_a_plain_hf_model_with_chatml(embedded):
 
 
 def test_minilm_folder_has_weights():
-    path = embedded.minilm_path()
+    path = carriers.minilm_path()
     assert (path / "model.safetensors").exists() and (path / "tokenizer.json").exists()
 
 
@@ -37,7 +37,7 @@ def _materialise_in_child(cache: str) -> str:
     import os
 
     os.environ["MAGPIE_HF_CACHE"] = cache
-    return str(embedded._materialise("toy", _slow_build))
+    return str(carriers._materialise("toy", _slow_build))
 
 
 def test_concurrent_first_use_builds_once_and_completely(tmp_path):

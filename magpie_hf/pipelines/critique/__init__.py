@@ -12,7 +12,7 @@ from magpie_hf.pipelines.critique.analysis import cft_analysis, format_analysis
 
 def critique_rows(rows: Dataset) -> Dataset:
     """verl's layout: `data_source`, `prompt` (chat list), `ability`, `reward_model`, `extra_info`, plus ids."""
-    return rows.select_columns(list(critique.OUTPUTS))
+    return rows.select_columns([c for c in critique.OUTPUTS if c != "filter_reason"])
 
 
 PIPELINE = register_pipeline(

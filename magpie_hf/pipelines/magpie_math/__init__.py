@@ -7,7 +7,13 @@ here; `sample` and `grade` come from the stage library.
 from magpie_hf.core.pipeline import Pipeline, Table, register_pipeline
 from magpie_hf.pipelines.magpie_math import clean, instructions, preference, rewards  # noqa: F401  (registers)
 from magpie_hf.pipelines.magpie_math.command import MATH
-from magpie_hf.pipelines.magpie_math.tables import instructions_rows, plots, preference_rows, sft_rows
+from magpie_hf.pipelines.magpie_math.tables import (
+    candidates_rows,
+    instructions_rows,
+    plots,
+    preference_rows,
+    sft_rows,
+)
 
 
 
@@ -22,10 +28,11 @@ PIPELINE = register_pipeline(
         name="magpie_math",
         tables={
             "instructions": Table(
-                "instructions", instructions_rows, every_row=True, per_domain=False, task="question-answering"
+                "instructions", instructions_rows, rows="all", per_domain=False, task="question-answering"
             ),
             "sft": Table("sft", sft_rows, tag="sft"),
             "preference": Table("preference", preference_rows, tag="dpo"),
+            "candidates": Table("candidates", candidates_rows, rows="stage"),
         },
         card="magpie_math.md",
         tags=("synthetic", "math", "magpie"),

@@ -60,6 +60,33 @@ def preference_rows(rows: Dataset) -> Dataset:
     return renamed.select_columns([c for c in keep if c in renamed.column_names])
 
 
+CANDIDATES_KEEP = (
+    "id",
+    "domain",
+    "problem",
+    "candidates",
+    "candidate_scores",
+    "candidate_answers",
+    "candidate_correct",
+    "reference_answer",
+    "reference_source",
+    "scorer",
+    "pair_rule",
+    "no_pair_reason",
+)
+
+
+def candidates_rows(rows: Dataset) -> Dataset:
+    """Every kept problem with all its candidates, scores, answers and correctness, whether it made a pair or not.
+
+    `pair_rule` says how its pair was picked; `no_pair_reason` why it has none (None when it has one).
+    """
+    renamed = rows.rename_columns(
+        {k: v for k, v in {**PREFERENCE_RENAMES, "filter_reason": "no_pair_reason"}.items() if k in rows.column_names}
+    )
+    return renamed.select_columns([c for c in CANDIDATES_KEEP if c in renamed.column_names])
+
+
 def plots(tables: dict[str, Dataset]) -> dict[str, tuple[str, list[float] | dict[str, int]]]:
     """Problems kept per domain, SFT response lengths, candidate rewards, chosen-rejected margins."""
     problems, sft, pref = tables.get("instructions"), tables.get("sft"), tables.get("preference")

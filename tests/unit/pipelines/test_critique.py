@@ -63,6 +63,8 @@ def batch():
             ["\\boxed{\\frac{3}{4}}", "\\boxed{2}", "\\boxed{3/4}"],
             ["\\boxed{4.0}", "\\boxed{4}", "\\boxed{4}"],
         ],
+        "a_finish_reasons": [["stop"] * 3, ["stop", "stop", "length"]],
+        "b_finish_reasons": [["stop"] * 3, ["stop"] * 3],
     }
 
 
@@ -91,17 +93,26 @@ def test_critique_rows_are_verl_rows_balanced_and_stable(embedded):
     cfg = CritiqueConfig(columns=["a", "b"], per_problem=4, seed=3)
     out = build_critiques(rows, cfg, embedded)
     assert out == build_critiques(rows, cfg, embedded)  # seeded per problem
+    dropped = [i for i, r in enumerate(out["filter_reason"]) if r]
+    assert [(out["id"][i], out["filter_reason"][i]) for i in dropped] == [("math-000001-a-2", "truncated_solution")]
+    out = {k: [v for i, v in enumerate(values) if i not in dropped] for k, values in out.items()}
     first = [i for i, p in enumerate(out["problem_id"]) if p == "math-000000"]
     truths = [out["reward_model"][i]["ground_truth"] for i in first]
     assert len(first) == 4 and truths.count("right") == 2 and truths.count("wrong") == 2
     second = [out["reward_model"][i]["ground_truth"] for i, p in enumerate(out["problem_id"]) if p == "math-000001"]
-    assert second.count("wrong") == 2  # only two wrong samples exist; the rest are right
+    assert second.count("wrong") == 1  # the one wrong sample that was not cut off; the rest are right
     assert len(set(out["id"])) == len(out["id"])
     row = {k: v[0] for k, v in out.items()}
     assert row["prompt"][0]["role"] == "user" and row["prompt"][0]["content"].startswith(CRITIQUE_PROMPT)
     assert "Question: What is 1/2 + 1/4?" in row["prompt"][0]["content"]
-    assert row["reward_model"]["style"] == "rule" and row["ability"] == "math"
-    assert row["extra_info"]["model"] in {"a", "b"} and row["extra_info"]["reference_answer"] == "3/4"
+    assert row["reward_model"] == {"style": "rule", "ground_truth": row["answer"]} and row["answer"] == row["target"]
+    assert row["ability"] == "critique" and row["data_source"] == "deepscaler_critique"
+    assert row["question"] == "What is 1/2 + 1/4?"
+    extra = row["extra_info"]
+    assert set(extra) == {"index", "split", "original_index", "solution_index", "model_source", "solution", "question_gt_answer"}
+    assert extra["model_source"] in {"a", "b"} and extra["question_gt_answer"] == "3/4" and extra["original_index"] == 0
+    assert extra["solution"] == rows[extra["model_source"]][0][extra["solution_index"]]
+    assert extra["solution"] in row["prompt"][0]["content"]
     assert CRITIQUE_PROMPT.endswith("'Conclusion: right/wrong [END]'")
 
 
@@ -148,16 +159,28 @@ def test_critique_export_has_verl_field_types(tmp_path, embedded):
         "problem": ["What is 2+2?"],
         "answer": ["4"],
         "a": [["\\boxed{4}", "\\boxed{5}"]],
+        "a_finish_reasons": [["stop", "stop"]],
         "a_correct": [[True, False]],
         "a_answers": [["4", "5"]],
     }
-    rows = Dataset.from_dict(build_critiques(batch, CritiqueConfig(columns=["a"]), embedded))
+    built = build_critiques(batch, CritiqueConfig(columns=["a"]), embedded)
+    rows = Dataset.from_dict(built).remove_columns("filter_reason")
     model = {"model_id": "HuggingFaceTB/SmolLM2-135M-Instruct", "name": "embedded", "engine": "vllm"}
     info = {"recipe": "t", "model": model, "stages": [], "command": "magpie-hf run t.yaml"}
     export_tables({"critique": critique_rows(rows)}, info, tmp_path / "x", get_pipeline("critique"), 0.0, 0)
     loaded = load_dataset(str(tmp_path / "x"), "critique", split="train")
+    assert set(loaded.column_names) == {
+        "id", "problem_id", "domain", "data_source", "prompt", "ability", "reward_model", "extra_info", "question",
+        "answer", "target",
+    }
     for row in loaded:
-        assert isinstance(row["data_source"], str) and isinstance(row["ability"], str)
+        assert row["data_source"] == "deepscaler_critique" and row["ability"] == "critique"
         assert isinstance(row["prompt"], list) and set(row["prompt"][0]) == {"role", "content"}
         assert row["reward_model"]["style"] == "rule" and row["reward_model"]["ground_truth"] in {"right", "wrong"}
-        assert isinstance(row["extra_info"], dict) and isinstance(row["extra_info"]["index"], int)
+        assert row["answer"] == row["target"] == row["reward_model"]["ground_truth"]
+        assert isinstance(row["question"], str)
+        extra = row["extra_info"]
+        assert isinstance(extra["index"], int) and isinstance(extra["original_index"], int)
+        assert isinstance(extra["solution_index"], int) and extra["split"] == "train"
+        assert isinstance(extra["model_source"], str) and isinstance(extra["solution"], str)
+        assert extra["question_gt_answer"] == "4"
