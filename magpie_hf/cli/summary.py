@@ -46,6 +46,11 @@ def format_summary(result: RunResult, written: list[tuple[Path, int | None]], ru
         return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip()
 
     lines = [line(header), line("-" * w for w in widths), *(line(row) for row in rows)]
+    lines += [
+        f"{r.stage}: " + ", ".join(f"{k} {v}" for k, v in sorted(r.counters.items()))
+        for r in result.reports
+        if any(r.counters.values())
+    ]
     load = sum(r.load_seconds for r in result.reports)
     lines.append(t("total", seconds=result.seconds, load=load, run_dir=run_dir))
     if result.complete:

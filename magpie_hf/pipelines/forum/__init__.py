@@ -1,13 +1,13 @@
 """Curated forum problems (after NeMo-Skills' OpenMathReasoning): extract, classify, answer, decontaminate, solve.
 
-Stages: `merge_problems`, `decontaminate` and `correct_solutions` here;
+Stages: `prepare_threads`, `merge_problems`, `decontaminate` and `correct_solutions` here;
 `ask_list`, `classify`, `ask`, `sample` and `grade` come from the stage library.
 """
 
 from datasets import Dataset
 
 from magpie_hf.core.pipeline import Pipeline, Table, register_pipeline
-from magpie_hf.pipelines.forum import correct_solutions, decontaminate, merge_problems  # noqa: F401  (registers)
+from magpie_hf.pipelines.forum import correct_solutions, decontaminate, merge_problems, prepare  # noqa: F401
 
 
 def as_exported(rows: Dataset) -> Dataset:

@@ -92,5 +92,36 @@ def test_forum_recipes_keep_prompts_in_yaml(name, tmp_path):
 
         names = [e.name for e in load_recipe(f"recipes/openmathreasoning/{name}.yaml").stage_entries()]
         assert names == [
-            "extract_problems", "classify_problems", "extract_answers", "convert_proofs", "merge_data", "decontaminate"
+            "prepare", "extract_problems", "classify_problems", "extract_answers", "convert_proofs", "merge_data", "decontaminate"
         ]
+
+
+def test_prepare_joins_posts_strips_nested_quotes_and_cuts_the_middle(embedded):
+    from magpie_hf.pipelines.forum.prepare import CUT, PrepareConfig, prepare_threads
+
+    long = " ".join(f"step{k}" for k in range(400))
+    batch = {
+        "forum_post": ["Find x. [quote=bob]old [quote]older[/quote] text[/quote] Thanks", "Q2", "Q3"],
+        "forum_discussions": [["First post.", "[quote]First post.[/quote] I agree."], "Post 1:\nshort", long],
+    }
+    out = prepare_threads(batch, PrepareConfig(max_tokens=100), embedded)
+    assert out["forum_post"][0] == "Find x.  Thanks"
+    assert out["forum_discussions"][0] == "Post 1:\nFirst post.\n\nPost 2:\n I agree."
+    assert out["forum_discussions"][1] == "Post 1:\nshort"
+    cut = out["forum_discussions"][2]
+    assert cut.startswith("step0 step1") and cut.endswith("step399") and CUT in cut and "step200 " not in cut
+    assert (out["joined"], out["quotes_stripped"], out["truncated"]) == ([1, 0, 0], [1, 0, 0], [0, 0, 1])
+    assert out["discussion_tokens"][2] == 100
+
+
+def test_prepare_on_the_shared_forum_threads(embedded):
+    from datasets import load_dataset
+
+    from magpie_hf.pipelines.forum.prepare import PrepareConfig, prepare_threads
+
+    threads = load_dataset("json", data_files=str(SHARED / "forum/example-threads.jsonl"), split="train")
+    full = prepare_threads(threads[:], PrepareConfig(), embedded)
+    assert (sum(full["joined"]), sum(full["quotes_stripped"]), sum(full["truncated"])) == (0, 1, 0)
+    assert not any("[quote" in d for d in full["forum_discussions"])
+    small = prepare_threads(threads[:], PrepareConfig(max_tokens=256), embedded)
+    assert sum(small["truncated"]) == sum(n > 256 for n in full["discussion_tokens"]) > 0
