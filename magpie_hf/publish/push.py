@@ -60,6 +60,18 @@ def _http_client_errors() -> tuple[type[Exception], ...]:
     return tuple(errors)
 
 
+def check_repo_id(repo_id: str) -> None:
+    """PushError unless `repo_id` is a valid `namespace/name` dataset repo id."""
+    from huggingface_hub.errors import HFValidationError  # noqa: PLC0415
+    from huggingface_hub.utils import validate_repo_id  # noqa: PLC0415
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as err:
+        reason = str(err).splitlines()[0]
+        raise PushError(f"repo id '{repo_id}' is not valid ({reason}); use <user or org>/<name>, e.g. me/magpie-math") from None
+
+
 def resolve_token(token: str | None) -> str:
     """--token, else HF_TOKEN, else the token `hf auth login` stored."""
     from huggingface_hub import get_token
@@ -77,6 +89,7 @@ def push(folder: Path, repo_id: str, private: bool = False, token: str | None = 
 
     if not folder.is_dir():
         raise PushError(f"{folder}: no such export folder")
+    check_repo_id(repo_id)
     api = HfApi(token=resolve_token(token))
     try:
         url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import datasets
 from datasets import Dataset, concatenate_datasets
 
 from magpie_hf.core.chain import ChainError, check_chain
@@ -83,6 +84,7 @@ def run_recipe(
         The run; `complete` is False while other workers still hold shards.
     """
     check_recipe(recipe, only)
+    datasets.disable_progress_bars()  # the runner draws one bar per stage; source reads and merges stay quiet
     pipeline = get_pipeline(recipe.pipeline)
     model = get_preset(recipe.model, recipe.engine)
     paths = recipe.paths()

@@ -70,6 +70,24 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def read_local(source: Source) -> Dataset:
+    """The rows of local files; ValueError naming the file for an undecodable one, no rows for empty files."""
+    from datasets import load_dataset  # noqa: PLC0415 - keeps `import magpie_hf` light
+    from datasets.exceptions import DatasetGenerationError  # noqa: PLC0415
+
+    files = [f for f in source.files() if Path(f).stat().st_size > 0]
+    if not files:
+        return Dataset.from_dict({})
+    try:
+        return load_dataset(LOCAL_SUFFIXES[Path(source.path).suffix], data_files=files, split="train")
+    except (DatasetGenerationError, UnicodeDecodeError, ValueError) as err:
+        kind = "UTF-8 JSON lines" if LOCAL_SUFFIXES[Path(source.path).suffix] == "json" else "Parquet"
+        cause = str(err.__cause__ or err).splitlines()[0][:160]
+        raise ValueError(
+            f"source.path: '{source.path}' is not readable as {kind} ({cause}); fix or re-export the file"
+        ) from None
+
+
 def load_source(source: Source, domain: str, count: int | None = None) -> tuple[Dataset, str]:
     """Rows with `id`, `index` (original position), `domain` and the mapped columns; and their fingerprint.
 
@@ -79,11 +97,14 @@ def load_source(source: Source, domain: str, count: int | None = None) -> tuple[
 
     source.check()
     if source.is_local():
-        data = load_dataset(LOCAL_SUFFIXES[Path(source.path).suffix], data_files=source.files(), split="train")
+        data = read_local(source)
         origin = "+".join(_file_digest(Path(f)) for f in source.files())
     else:
         data = load_dataset(source.path, split=source.split)
         origin = f"{source.path}@{data._fingerprint}"
+    if not len(data):
+        empty = {column: [] for column in source.row_columns()}
+        return Dataset.from_dict(empty), fingerprint({"source": origin, "rows": 0, "domain": domain})
     wanted = [theirs for ours, theirs in source.columns.items() if ours != "solution"] + [
         source.id_column or "id"
     ] * bool(source.id_column)

@@ -1,0 +1,45 @@
+"""Sources: bad files answer in one line naming the file; an empty file gives a clean empty run."""
+
+from __future__ import annotations
+
+import pytest
+
+from magpie_hf.cli.main import main
+from magpie_hf.run.sources import Source, load_source
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe\x00garbage\n", b"not json at all\n", b'{"problem": "x?"\n'])
+def test_undecodable_source_is_one_line_naming_the_file(tmp_path, content):
+    path = tmp_path / "problems.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as err:
+        load_source(Source(path=str(path)), "math")
+    message = str(err.value)
+    assert message.startswith(f"source.path: '{path}' is not readable as UTF-8 JSON lines") and "\n" not in message
+
+
+def test_cli_exits_2_on_an_undecodable_source(tmp_path, capsys):
+    path = tmp_path / "problems.jsonl"
+    path.write_bytes(b"\xff\xfe\x00garbage\n")
+    args = ["run", "recipes/cft/demo.yaml", "--set", f"source.path={path}", "--output", str(tmp_path / "o")]
+    assert main([*args, "--run-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not readable as UTF-8 JSON lines" in err[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_empty_source_gives_a_clean_empty_export(tmp_path, capsys):
+    path = tmp_path / "problems.jsonl"
+    path.write_text("")
+    rows, _ = load_source(Source(path=str(path)), "math")
+    assert len(rows) == 0 and {"id", "problem", "answer"} <= set(rows.column_names)
+    args = ["run", "recipes/cft/demo.yaml", "--set", f"source.path={path}", "--set", "source.where={}"]
+    assert main([*args, "--output", str(tmp_path / "o"), "--run-dir", str(tmp_path / "r")]) == 0
+    assert (tmp_path / "o" / "manifest.json").exists() and "critique      0" in capsys.readouterr().out
+
+
+def test_push_names_a_bad_repo_id(tmp_path, capsys):
+    (tmp_path / "README.md").write_text("---\n---\n")
+    assert main(["push", str(tmp_path), "not a repo id!!"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "repo id 'not a repo id!!' is not valid" in err[0]
