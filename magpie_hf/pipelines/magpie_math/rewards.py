@@ -38,7 +38,7 @@ JUDGE_PROMPT = (
 class RewardsConfig(StageConfig):
     """Which scorer; the reward model and its limits, or the judge's prompt (with `{problem}` and `{solution}`)."""
 
-    scorer: Literal["judge", "reward_model"] = "judge"
+    scorer: Literal["judge", "reward_model"] = "reward_model"
     reward_model: str = DEFAULT_REWARD_MODEL
     max_length: int = Field(default=4096, gt=0)
     batch_size: int = Field(default=8, gt=0)
@@ -57,11 +57,29 @@ def yes_probability(logprobs: dict[str, float]) -> float:
     return mass["yes"] / total if total else 0.5
 
 
+THINK_OPEN, THINK_CLOSED = "<think>\n", "<think>\n\n</think>\n\n"
+
+
+def verdict_prompt(prompt: str, reasoning: bool) -> str:
+    """The judge prompt with any thinking block already closed, so the first generated token is the verdict.
+
+    Reasoning templates (R1, QwQ) open `<think>` after the assistant marker, or
+    the model writes it first; either way its first token is no Yes/No. An
+    empty, closed block in the prompt skips the thinking.
+    """
+    if prompt.endswith(THINK_OPEN):
+        return prompt + "\n</think>\n\n"
+    return prompt + THINK_CLOSED if reasoning else prompt
+
+
 def judge_scores(conversations: list[list[dict]], cfg: RewardsConfig, model: Preset) -> list[float]:
     """The generating LLM's P(Yes) for each (problem, solution), in one engine call."""
     prompts = [
-        model.chat_prompt(
-            [{"role": "user", "content": cfg.judge_prompt.format(problem=c[0]["content"], solution=c[1]["content"])}]
+        verdict_prompt(
+            model.chat_prompt(
+                [{"role": "user", "content": cfg.judge_prompt.format(problem=c[0]["content"], solution=c[1]["content"])}]
+            ),
+            model.reasoning,
         )
         for c in conversations
     ]

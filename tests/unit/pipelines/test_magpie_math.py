@@ -118,3 +118,28 @@ def test_yes_probability_normalises_token_variants():
 def test_split_thinking_keeps_text_after_think():
     assert split_thinking("<think>\nhmm\n</think>\n\nThe answer is 4.") == "The answer is 4."
     assert split_thinking("No thinking here.") == "No thinking here."
+
+
+@pytest.mark.parametrize(
+    "prompt, reasoning, expected",
+    [
+        ("<｜User｜>Q<｜Assistant｜><think>\n", True, "<｜User｜>Q<｜Assistant｜><think>\n\n</think>\n\n"),
+        ("<｜User｜>Q<｜Assistant｜>", True, "<｜User｜>Q<｜Assistant｜><think>\n\n</think>\n\n"),
+        ("<|im_start|>assistant\n", False, "<|im_start|>assistant\n"),
+    ],
+)
+def test_the_judge_closes_any_thinking_block_before_the_verdict(prompt, reasoning, expected):
+    from magpie_hf.pipelines.magpie_math.rewards import verdict_prompt
+
+    assert verdict_prompt(prompt, reasoning) == expected
+
+
+def test_judge_scores_rank_by_the_verdict_token(scripted):
+    from magpie_hf.pipelines.magpie_math.rewards import RewardsConfig, score_candidates
+
+    model, engine = scripted
+    engine.logprobs["\\boxed{4}"] = {"Yes": math.log(0.9), "No": math.log(0.1)}
+    engine.logprobs["\\boxed{5}"] = {"Yes": math.log(0.2), "No": math.log(0.8)}
+    batch = {"id": ["a"], "problem": ["What is 2+2?"], "candidates": [["\\boxed{4}", "\\boxed{5}"]]}
+    out = score_candidates(batch, RewardsConfig(scorer="judge"), model)
+    assert out["candidate_scores"][0] == pytest.approx([0.9, 0.2]) and out["scorer"] == ["judge:embedded"]
