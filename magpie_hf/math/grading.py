@@ -1,0 +1,232 @@
+"""Final-answer extraction and math-verify equivalence, with hard timeouts.
+
+sympy can hang on pathological input. math-verify's own timeout uses
+`signal.alarm` (main thread only): a few comparisons on the main thread run
+in-process under such a timer; batches (and calls from other threads) run in a process pool on
+every core, where a comparison that overruns its timeout gets the verdict
+`timeout`, the pool is replaced, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import signal
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from enum import Enum
+
+ANSWER_PHRASE = re.compile(
+    r"(?:final answer|the answer is|answer:)\s*(?:is\s*)?[:：]?\s*(?P<answer>[^\n]+)", re.IGNORECASE
+)
+
+
+class Verdict(str, Enum):
+    """Outcome of one comparison."""
+
+    CORRECT = "correct"
+    INCORRECT = "incorrect"
+    UNPARSEABLE = "unparseable"
+    TIMEOUT = "timeout"
+
+    @property
+    def correct(self) -> bool | None:
+        """True / False when math-verify decided, None when it could not (unparseable, timeout)."""
+        return {Verdict.CORRECT: True, Verdict.INCORRECT: False}.get(self)
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last `\\boxed{...}` (or `\\fbox{...}`), nested braces included."""
+    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+    if start < 0:
+        return None
+    i = text.find("{", start)
+    if i < 0:
+        bare = re.match(r"\\boxed\s+([^\s$]+)", text[start:])
+        return bare.group(1) if bare else None
+    depth = 0
+    for j in range(i, len(text)):
+        if text[j] == "{":
+            depth += 1
+        elif text[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[i + 1 : j]
+    return None
+
+
+def extract_answer(text: str) -> str | None:
+    """The final answer of a solution: the last `\\boxed{}`, else "The answer is ..." / "Final Answer: ...".
+
+    For reasoning models only the text after `</think>` counts.
+    """
+    if not text:
+        return None
+    text = text.rsplit("</think>", 1)[-1]
+    boxed = last_boxed(text)
+    if boxed is not None:
+        return boxed.strip() or None
+    matches = list(ANSWER_PHRASE.finditer(text))
+    if not matches:
+        return None
+    answer = matches[-1].group("answer").strip().lstrip("*").strip().rstrip(".").strip()
+    if answer.startswith("$") and answer.endswith("$") and len(answer) > 1:
+        answer = answer.strip("$").strip()
+    return answer or None
+
+
+def _as_latex(answer: str) -> str:
+    """math-verify parses bare `(x+1)^2` to nothing: give it a math environment."""
+    if "$" in answer or "\\boxed" in answer or "\\(" in answer or "\\[" in answer:
+        return answer
+    return f"${answer}$"
+
+
+def _compare(gold: str, predicted: str) -> Verdict:
+    """One comparison, gold first, as math-verify expects; its own timeouts are off (the caller times out)."""
+    import logging
+
+    from math_verify import parse, verify
+
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    gold_parsed = parse(_as_latex(gold), parsing_timeout=None)
+    pred_parsed = parse(_as_latex(predicted), parsing_timeout=None)
+    if not gold_parsed or not pred_parsed:
+        return Verdict.UNPARSEABLE
+    ok = verify(gold_parsed, pred_parsed, timeout_seconds=None)
+    return Verdict.CORRECT if ok else Verdict.INCORRECT
+
+
+class _Overrun(BaseException):  # math-verify catches Exception around sympy: this must get through
+    """Raised by the alarm when an in-process comparison overruns its timeout."""
+
+
+def _alarm(signum, frame):
+    raise _Overrun
+
+
+_POOL: ProcessPoolExecutor | None = None
+IN_PROCESS_PAIRS = 4  # a handful of comparisons is cheaper here than starting worker processes
+
+
+def _pool(workers: int | None) -> ProcessPoolExecutor:
+    global _POOL
+    size = workers or os.cpu_count() or 1
+    if _POOL is not None and _POOL._max_workers != size:
+        _reset_pool()
+    if _POOL is None:
+        # spawn, not fork: the parent may hold vLLM / torch threads.
+        _POOL = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"))
+    return _POOL
+
+
+def _reset_pool() -> None:
+    """Kill the workers (one may be stuck in sympy) and start afresh on next use."""
+    global _POOL
+    if _POOL is not None:
+        for process in list(getattr(_POOL, "_processes", {}).values()):
+            process.kill()
+        _POOL.shutdown(wait=False, cancel_futures=True)
+        _POOL = None
+
+
+def _in_process(pair: tuple[str, str], timeout: float) -> Verdict:
+    """One comparison on the main thread under a SIGALRM timer (no worker process to start)."""
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return _compare(*pair)
+    except _Overrun:
+        return Verdict.TIMEOUT
+    except Exception:  # noqa: BLE001 - a sympy error on one pair is that pair's verdict
+        return Verdict.UNPARSEABLE
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def grade_many(
+    pairs: list[tuple[str | None, str | None]], timeout: float = 5.0, workers: int | None = None
+) -> list[Verdict]:
+    """Verdicts for (gold, predicted) pairs, each within `timeout` seconds.
+
+    A few pairs on the main thread are compared in-process under a SIGALRM
+    timer, as math-verify's own timeouts work, so the helpers answer from any script,
+    notebook or `python -` without a `__main__` guard. More pairs, or a call
+    from another thread, go to a pool of `workers` processes (default: every core).
+
+    Example:
+        >>> grade_many([("1/2", "0.5"), ("2", "3")])
+        [<Verdict.CORRECT: 'correct'>, <Verdict.INCORRECT: 'incorrect'>]
+    """
+    verdicts: list[Verdict | None] = [Verdict.UNPARSEABLE if not gold or not pred else None for gold, pred in pairs]
+    todo = [i for i, v in enumerate(verdicts) if v is None]
+    if len(todo) <= IN_PROCESS_PAIRS and threading.current_thread() is threading.main_thread():
+        for i in todo:
+            verdicts[i] = _in_process(pairs[i], timeout)
+        todo = []
+    while todo:
+        futures: dict[int, Future] = {i: _pool(workers).submit(_compare, *pairs[i]) for i in todo}
+        retry: list[int] = []
+        for i, future in futures.items():
+            try:
+                verdicts[i] = future.result(timeout=timeout)
+            except (FutureTimeout, BrokenProcessPool):
+                verdicts[i] = Verdict.TIMEOUT
+                _reset_pool()
+                retry = [j for j in futures if j > i and verdicts[j] is None]
+                break
+            except Exception:  # noqa: BLE001 - a sympy error on one pair is that pair's verdict
+                verdicts[i] = Verdict.UNPARSEABLE
+        todo = retry
+    return [v if v is not None else Verdict.UNPARSEABLE for v in verdicts]
+
+
+def grade_rows(
+    references: list[str | None], answers: list[list[str | None]], timeout: float = 5.0, workers: int | None = None
+) -> list[list[Verdict]]:
+    """Verdicts for every answer of every row against that row's reference, in one parallel call."""
+    flat = iter(grade_many([(ref, a) for ref, row in zip(references, answers) for a in row], timeout, workers))
+    return [[next(flat) for _ in row] for row in answers]
+
+
+def is_equivalent(gold: str, predicted: str, timeout: float = 5.0) -> bool | None:
+    """True / False by math-verify; None on timeout or when either side does not parse.
+
+    Example:
+        >>> is_equivalent("1/2", "0.5")
+        True
+    """
+    verdict = grade_many([(gold, predicted)], timeout)[0]
+    if verdict in (Verdict.TIMEOUT, Verdict.UNPARSEABLE):
+        return None
+    return verdict is Verdict.CORRECT
+
+
+def majority_answer(
+    answers: list[str | None], timeout: float = 5.0, workers: int | None = None
+) -> tuple[str | None, int]:
+    """The most common answer, grouping answers by math-verify equivalence (not string equality).
+
+    Returns the first-seen member of the largest class and its votes; `(None, 0)`
+    when nothing was answered. Ties go to the class seen first.
+    """
+    classes: list[list[str]] = []
+    for answer in answers:
+        if not answer:
+            continue
+        same = next((c for c in classes if c[0].strip() == answer.strip()), None)
+        if same is None and classes:
+            verdicts = grade_many([(c[0], answer) for c in classes], timeout, workers)
+            same = next((c for c, v in zip(classes, verdicts) if v is Verdict.CORRECT), None)
+        if same is None:
+            classes.append([answer])
+        else:
+            same.append(answer)
+    if not classes:
+        return None, 0
+    best = max(classes, key=len)
+    return best[0], len(best)
