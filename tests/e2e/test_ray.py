@@ -33,10 +33,12 @@ def run(run_dir: Path, model, executor=None):
 
 @pytest.fixture(scope="module")
 def ray_executor():
-    from magpie_hf.ray_executor import RayExecutor
+    from magpie_hf.run.executors.ray import RayExecutor
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield RayExecutor(workers=2)
+    executor = RayExecutor(workers=2)
+    yield executor
+    executor.close()
     ray.shutdown()
 
 
@@ -45,7 +47,7 @@ def test_ray_gives_the_rows_of_the_local_runner(tmp_path, embedded, vllm_engine,
     on_ray = run(tmp_path / "ray", embedded, ray_executor)
     assert on_ray.reports[0].shards_run == 4
     assert on_ray.datasets["instructions"]["id"] == local["id"]
-    assert on_ray.datasets["instructions"]["instruction"] == local["instruction"]
+    assert on_ray.datasets["instructions"]["problem"] == local["problem"]
     workers = ray_executor.throughput["instructions"]
     assert 1 <= len(workers) <= 2 and sum(w["shards"] for w in workers.values()) == 4
     assert all(w["tokens_per_second"] > 0 for w in workers.values())
@@ -73,20 +75,48 @@ def test_a_killed_worker_loses_nothing(tmp_path, embedded, ray_executor):
 
 
 def test_a_shard_that_keeps_failing_is_reported_and_the_others_are_kept(tmp_path, embedded, ray_executor):
-    from magpie_hf.ray_executor import ShardFailures
     from magpie_hf.core.recipe import StageEntry
-    from magpie_hf.run.runner import plan_stage
-    from magpie_hf.stages import Stage, StageConfig
+    from magpie_hf.core.stage import Stage, StageConfig
+    from magpie_hf.run.executors.base import ShardFailures
+    from magpie_hf.run.plan import plan_stage
 
     def flaky(batch, cfg, model):
         if "algebra-000003" in batch["id"]:
             raise ValueError("this shard always fails")
         return {"seen": [True] * len(batch["id"])}
 
-    entry = StageEntry(stage=Stage(name="flaky", fn=flaky, config=StageConfig, version="1"), config=StageConfig())
+    stage = Stage(name="flaky", fn=flaky, config=StageConfig, version="1", inputs=("id",), outputs=("seen",))
+    entry = StageEntry(stage=stage, config=StageConfig())
     data, fp = source_rows("algebra", 4)
     plan = plan_stage(entry, fp, len(data), embedded, str(tmp_path), 2)
     with pytest.raises(ShardFailures, match="shard 1: .*this shard always fails") as err:
-        ray_executor(data, plan, entry, embedded)
+        ray_executor.run_shards(data, plan, entry, embedded, lambda shard, stats: None)
     assert set(err.value.failures) == {1}
     assert [s.index for s in plan.pending()] == [1]  # shard 0 stays done for the rerun
+
+
+def test_actors_keep_their_engine_across_stages_and_model_free_stages_run_on_the_driver(tmp_path, embedded, ray_executor):
+    import json
+    import os
+
+    from magpie_hf.core.recipe import StageEntry
+    from magpie_hf.core.stage import Stage, StageConfig
+    stages = [
+        {"stage": "instructions", "system_prompt": "You write short algebra problems.", "max_tokens": 12},
+        {"stage": "sample", "label": "response", "max_tokens": 12},
+    ]
+    r = Recipe(name="two", domain="algebra", count=4, seed=5, shard_size=2, stages=stages)
+
+    def where(batch, cfg, model):
+        return {"pid": [os.getpid()] * len(batch["id"])}
+
+    here = Stage(name="where", fn=where, config=StageConfig, version="1", inputs=("id",), outputs=("pid",), uses_model=False)
+    entries = [*r.stage_entries(), StageEntry(stage=here, config=StageConfig())]
+    data, fp = source_rows(r.domain, 4)
+    ray_executor.close()  # fresh actors: every engine load below is counted
+    result = run_stages(data, fp, entries, embedded, tmp_path, r.shard_size, executor=ray_executor)
+    loads = [json.loads(p.read_text())["load_seconds"] for p in tmp_path.glob("*/shard-*.done")]
+    assert len(loads) == 6 and sum(seconds > 0 for seconds in loads) <= 2  # one engine per actor, for both stages
+    pids = {w["pid"] for stage in ("instructions", "response") for w in ray_executor.throughput[stage].values()}
+    assert len(pids) <= 2
+    assert set(result.datasets["where"]["pid"]) == {os.getpid()}
