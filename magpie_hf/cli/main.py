@@ -72,6 +72,7 @@ def main(args: list[str] | None = None) -> int:
     args = sys.argv[1:] if args is None else args
     set_language(_language(args))
     opts = build_parser().parse_args(args)
+    opts.argv = args
     from magpie_hf.publish.push import PushError  # noqa: PLC0415 - huggingface_hub HTTP stack
     from magpie_hf.run.executors.base import ShardFailures  # noqa: PLC0415
 
@@ -128,7 +129,7 @@ def make_executor(opts: argparse.Namespace):
             workers=opts.workers,
             gpus_per_worker=opts.gpus_per_worker,
             address=opts.address,
-            argv=sys.argv[1:],
+            argv=opts.argv,
         )
     except (ValueError, RuntimeError) as err:
         raise RecipeError(str(err)) from None
@@ -159,6 +160,12 @@ def run_command(opts: argparse.Namespace) -> int:
     for recipe in recipes:
         check_recipe(recipe, only)
     executor = make_executor(opts)
+    if executor.launches_elsewhere:
+        try:
+            print(executor.submit(recipes[0].paths()["run_dir"]))
+        except RuntimeError as err:
+            raise RecipeError(str(err)) from None
+        return 0
     runs = []
     try:
         for recipe in recipes:

@@ -23,6 +23,7 @@ class Executor:
     """Runs shards of a plan. Subclasses override `run_shards`; `wait_for` and `close` are optional."""
 
     name = "base"
+    launches_elsewhere = False  # True: `submit(run_dir)` hands the whole run to a scheduler instead
 
     def run_shards(self, data: Dataset, plan: ShardPlan, entry: StageEntry, model: Preset, done: OnShardDone) -> None:
         """Run the pending shards this executor is responsible for, calling `done(shard, stats)` after each."""
