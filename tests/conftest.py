@@ -35,3 +35,18 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def embedded() -> Preset:
     return get_preset("embedded")
+
+
+@pytest.fixture(scope="session")
+def vllm_engine(embedded: Preset):
+    """The real vLLM engine on the embedded model, built once per session (integration and e2e tests)."""
+    from magpie_hf.engines import get_engine
+
+    return get_engine(embedded)
+
+
+@pytest.fixture(scope="session")
+def hf_engine() -> object:
+    from magpie_hf.engines import get_engine
+
+    return get_engine(get_preset("embedded", engine="transformers"))

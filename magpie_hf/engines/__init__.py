@@ -7,6 +7,7 @@ ready engine in place with `install_engine`.
 
 from __future__ import annotations
 
+import atexit
 import os
 import time
 from typing import Callable
@@ -42,11 +43,25 @@ def install_engine(preset: Preset, engine: Engine) -> None:
     _ENGINES[(preset.engine, preset.model_id)] = (os.getpid(), engine)
 
 
+def close_engines() -> None:
+    """Shut down and forget every cached engine, freeing its memory."""
+    for key in list(_ENGINES):
+        _, engine = _ENGINES.pop(key)
+        close = getattr(engine, "close", None)
+        if close is not None:
+            close()
+
+
+atexit.register(close_engines)  # a clean exit: no "engine core exited unexpectedly" at shutdown
+
+
 def get_engine(preset: Preset) -> Engine:
     """The process-wide engine for a preset, built on first use.
 
-    Engines are never passed through `Dataset.map` kwargs (that would break
-    its fingerprint) and must not cross a fork into `num_proc` workers.
+    One model at a time: loading another one first shuts the current engine
+    down (vLLM takes most of a GPU's memory). Engines are never passed through
+    `Dataset.map` kwargs (that would break its fingerprint) and must not cross
+    a fork into `num_proc` workers.
     """
     key = (preset.engine, preset.model_id)
     if key in _ENGINES:
@@ -56,6 +71,7 @@ def get_engine(preset: Preset) -> Engine:
         return engine
     if preset.engine not in BACKENDS:
         raise ValueError(f"unknown engine '{preset.engine}'; allowed: {', '.join(BACKENDS)}")
+    close_engines()
     start = time.perf_counter()
     engine = BACKENDS[preset.engine](preset)
     USAGE.load_seconds += time.perf_counter() - start
@@ -75,6 +91,7 @@ __all__ = [
     "Engine",
     "Sampling",
     "Usage",
+    "close_engines",
     "generate",
     "get_engine",
     "install_engine",

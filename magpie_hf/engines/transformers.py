@@ -6,6 +6,7 @@ request as in vLLM, so the two engines agree in behaviour, not token for token.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 from itertools import groupby
 from typing import Sequence
@@ -27,6 +28,11 @@ class TransformersEngine:
         self.model.eval()
         self.batch_size = batch_size
         self.info = EngineInfo(backend="transformers", model=model, revision=revision)
+
+    def close(self) -> None:
+        """Free the model's memory."""
+        del self.model
+        gc.collect()
 
     def generate(self, prompts: Sequence[Prompt], sampling: Sampling | Sequence[Sampling]) -> list[list[Completion]]:
         params = per_prompt(sampling, len(prompts))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Sequence
 
 from magpie_hf.models.cache import cache_dir
 from magpie_hf.engines.base import USAGE, Completion, EngineInfo, Prompt, Sampling, per_prompt
+from magpie_hf.engines.reaper import start_reaper
 from magpie_hf.models.presets import package_version
 
 
@@ -31,6 +33,19 @@ def _configure_cpu(max_model_len: int) -> dict:
     }
 
 
+def _cpu_dtype() -> str:
+    """bfloat16 where the CPU computes it natively (AVX512-BF16 or AMX), else float32.
+
+    Without those instructions bf16 matmuls are emulated: measured 117 against
+    190 tok/s for float32 at batch 64 on an AVX512 CPU without BF16.
+    """
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return "bfloat16"
+    return "bfloat16" if "avx512_bf16" in flags or "amx_bf16" in flags else "float32"
+
+
 def _on_gpu() -> bool:
     import torch
 
@@ -44,19 +59,14 @@ class VLLMEngine:
         os.environ.setdefault("VLLM_CACHE_ROOT", str(cache_dir() / "vllm"))
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
         if _on_gpu():
-            kwargs = {"tensor_parallel_size": tensor_parallel_size}
+            kwargs = {"tensor_parallel_size": tensor_parallel_size, "dtype": "bfloat16"}
         else:
-            kwargs = _configure_cpu(max_model_len)
-        from vllm import LLM
+            kwargs = {**_configure_cpu(max_model_len), "dtype": _cpu_dtype()}
+        if os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING", "1") != "0":
+            start_reaper()  # engine processes must not outlive a SIGKILLed driver
+        from vllm import LLM  # noqa: PLC0415 - heavy; loaded with the first engine
 
-        self.llm = LLM(
-            model=model,
-            revision=revision,
-            dtype="bfloat16",
-            max_model_len=max_model_len,
-            seed=0,
-            **kwargs,
-        )
+        self.llm = LLM(model=model, revision=revision, max_model_len=max_model_len, seed=0, **kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         self.info = EngineInfo(
             backend="vllm",
@@ -64,6 +74,18 @@ class VLLMEngine:
             revision=revision,
             extra={"vllm_version": _vllm_version(), "device": "cuda" if _on_gpu() else "cpu", **kwargs},
         )
+
+    def close(self) -> None:
+        """Shut the engine core down (its processes too) and free the model's memory."""
+        core = getattr(self.llm.llm_engine, "engine_core", None)
+        if core is not None:
+            core.shutdown()
+        del self.llm
+        gc.collect()
+        if _on_gpu():
+            import torch  # noqa: PLC0415
+
+            torch.cuda.empty_cache()
 
     def generate(self, prompts: Sequence[Prompt], sampling: Sampling | Sequence[Sampling]) -> list[list[Completion]]:
         from vllm import SamplingParams

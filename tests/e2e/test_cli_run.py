@@ -130,3 +130,28 @@ def test_numeric_math_form_runs_two_domains_end_to_end(tmp_path):
         loaded = load_dataset(str(merged), config["config_name"])
         assert sum(len(split) for split in loaded.values()) == expected
     assert (tmp_path / "data" / "embedded_algebra" / "README.md").exists()
+
+
+def test_sigkilled_driver_leaves_no_engine_process_and_resumes(tmp_path):
+    """vLLM's default multiprocessing: kill -9 of the driver alone (as the OOM killer or a preemption
+    does) takes its EngineCore with it within seconds; the rerun then loads the model and finishes."""
+    import psutil
+
+    runs = tmp_path / "runs"
+    args = ("--count", "16", "--shard-size", "4", "--output", str(tmp_path / "out"), "--run-dir", str(runs))
+    env = {k: v for k, v in os.environ.items() if k != "VLLM_ENABLE_V1_MULTIPROCESSING"}
+    proc = subprocess.Popen(cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.time() + 600
+        while not list(runs.glob("instructions-*/shard-*.done")):
+            assert proc.poll() is None and time.time() < deadline
+            time.sleep(0.2)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert children, "the engine core runs in a child process"
+    finally:
+        proc.send_signal(signal.SIGKILL)  # the driver only, not its process group
+        proc.wait()
+    gone, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, [p.pid for p in alive]
+    run_ok(*args)
+    assert sorted(instructions(tmp_path / "out")["id"]) == [f"algebra-{i:06d}" for i in range(16)]
