@@ -51,7 +51,7 @@ def test_explode_stages_replace_the_columns(tmp_path):
     entries = recipe.stage_entries()
     check_chain(recipe.source.row_columns(), entries, "source.columns")
     with pytest.raises(ChainError, match="needs column 'forum_post'"):
-        check_chain(recipe.source.row_columns(), [entries[0], entries[0]])
+        check_chain(recipe.source.row_columns(), [entries[1], entries[1]])
 
 
 def test_cli_reports_a_gap_with_exit_2_before_any_engine_loads(tmp_path, capsys):
