@@ -137,9 +137,10 @@ def make_executor(opts: argparse.Namespace):
 
 def run_command(opts: argparse.Namespace) -> int:
     """`run`: every recipe the file stands for, then the merged export of a recipe set."""
-    from magpie_hf.cli.logs import setup_logging  # noqa: PLC0415
+    from magpie_hf.cli.logs import quiet_terminal  # noqa: PLC0415
     from magpie_hf.cli.summary import format_summary, written_line  # noqa: PLC0415
     from magpie_hf.core.pipeline import get_pipeline  # noqa: PLC0415
+    from magpie_hf.engines import close_engines  # noqa: PLC0415
     from magpie_hf.run.job import check_recipe, export_merged, run_recipe  # noqa: PLC0415
 
     if opts.count is not None and opts.count <= 0:
@@ -169,10 +170,10 @@ def run_command(opts: argparse.Namespace) -> int:
     runs = []
     try:
         for recipe in recipes:
-            setup_logging(recipe.paths()["run_dir"], verbose=opts.verbose, rank=opts.rank)
             if recipe_set is not None:
                 print(t("domain_header", domain=recipe.domain), flush=True)
-            run = run_recipe(recipe, executor, opts.count, only)
+            with quiet_terminal(recipe.paths()["run_dir"], verbose=opts.verbose, rank=opts.rank):
+                run = run_recipe(recipe, executor, opts.count, only)
             pipeline = get_pipeline(recipe.pipeline)
             if "analysis" in run.info and pipeline.format_analysis:
                 print(pipeline.format_analysis(run.info["analysis"]), flush=True)
@@ -181,7 +182,9 @@ def run_command(opts: argparse.Namespace) -> int:
             if not run.complete:
                 return 0
     finally:
-        executor.close()
+        with quiet_terminal(recipes[-1].paths()["run_dir"], verbose=opts.verbose, rank=opts.rank):
+            executor.close()
+            close_engines()  # shut down before exit, its messages in the log: nothing about a dying engine
     if recipe_set is not None and len(runs) > 1:
         for path, rows in export_merged(recipe_set, runs):
             print(written_line(path, rows))
