@@ -196,7 +196,7 @@ def every_row(result: RunResult, stage: str) -> Dataset:
             parts.append(rows.filter(lambda reason: reason is not None, input_columns=FILTER_REASON))
     if len(parts) == 1:
         return parts[0]
-    tables = [p.data.table for p in parts if len(p)]
+    tables = [p.flatten_indices().data.table for p in parts if len(p)]  # filter() keeps an index over the full table
     merged = pa.concat_tables(tables, promote_options="default") if tables else parts[0].data.table
     order = {i: k for k, i in enumerate(result.all_rows[upto[since]]["id"])}
     rows = Dataset(merged)

@@ -27,6 +27,7 @@ from magpie_hf.core.stage import fill, stage
 from magpie_hf.models.cache import cache_dir
 from magpie_hf.models.embeddings import embed
 from magpie_hf.models.presets import Preset
+from magpie_hf.models.vector_index import build_index, search
 from magpie_hf.stages.prompting import AskSampling, ask, parse_yes_no
 
 SAME_PROBLEM = (
@@ -73,8 +74,11 @@ def ngram_overlap(problem: str, other: str, n: int) -> float:
 
 
 @lru_cache(maxsize=4)
-def benchmark_index(benchmarks: tuple[Benchmark, ...]) -> tuple[list[str], list[str], np.ndarray]:
-    """Texts, their benchmark names and unit embeddings; the embeddings are cached on disk by content."""
+def benchmark_index(benchmarks: tuple[Benchmark, ...]) -> tuple[list[str], list[str], object]:
+    """Texts, their benchmark names and a nearest-neighbour index of their unit embeddings.
+
+    The embeddings are cached on disk by content; the index is built once per process.
+    """
     from datasets import load_dataset
 
     texts, names = [], []
@@ -86,14 +90,12 @@ def benchmark_index(benchmarks: tuple[Benchmark, ...]) -> tuple[list[str], list[
         names += [Path(bench.path).stem] * len(rows)
     key = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:20]
     cached = cache_dir() / "embeddings" / f"minilm-{key}.npy"
-    if cached.exists():
-        return texts, names, np.load(cached)
-    vectors = embed(texts)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(f".tmp{os.getpid()}.npy")
-    np.save(tmp, vectors)
-    os.replace(tmp, cached)
-    return texts, names, vectors
+    if not cached.exists():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".tmp{os.getpid()}.npy")
+        np.save(tmp, embed(texts))
+        os.replace(tmp, cached)
+    return texts, names, build_index(np.load(cached))
 
 
 OUTPUTS = (
@@ -111,28 +113,29 @@ def decontaminate(batch: dict[str, list], cfg: DecontaminateConfig, model: Prese
     """`contaminated`, the closest benchmark problem and how the verdict was reached."""
     texts, names, index = benchmark_index(tuple(cfg.benchmarks))
     problems = batch["problem"]
-    similarity = embed(problems) @ index.T if problems else np.zeros((0, len(texts)))
+    sims, ids = search(index, embed(problems), cfg.top_k)
+    similarity = [dict(zip(map(int, i), map(float, s))) for s, i in zip(sims, ids)]  # row -> {benchmark: cosine}
     exact = {normalise(t): i for i, t in enumerate(texts)}
     out: dict[str, list] = {k: [] for k in OUTPUTS}
     questions: list[tuple[int, int]] = []
     for row, problem in enumerate(problems):
-        top = np.argsort(-similarity[row])[: cfg.top_k]
+        top = [int(j) for j in ids[row] if j >= 0]
         overlaps = {int(j): ngram_overlap(problem, texts[j], cfg.ngram) for j in top}
         best = int(top[0])
         decided = None
         if normalise(problem) in exact:
             decided, best = "exact", exact[normalise(problem)]
-        elif similarity[row, best] >= cfg.flag_similarity:
+        elif similarity[row][best] >= cfg.flag_similarity:
             decided = "similarity"
         elif max(overlaps.values()) >= cfg.flag_ngram:
             decided, best = "ngram", max(overlaps, key=overlaps.get)
         else:
-            questions += [(row, int(j)) for j in top if similarity[row, j] >= cfg.min_similarity]
+            questions += [(row, j) for j in top if similarity[row][j] >= cfg.min_similarity]
         out["contaminated"].append(decided is not None)
         out["contamination_decided_by"].append(decided or "none")
         out["closest_benchmark_problem"].append(texts[best])
         out["closest_benchmark"].append(names[best])
-        out["closest_similarity"].append(float(similarity[row, best]))
+        out["closest_similarity"].append(similarity[row].get(best, 1.0))  # only an exact match can miss the top k
         out["ngram_overlap"].append(max(overlaps.values()))
     prompts = [fill(cfg.judge_prompt, {"problem": problems[r], "benchmark": texts[j]}) for r, j in questions]
     replies = ask(model, prompts, [f"{batch['id'][r]}:{j}" for r, j in questions], cfg, "same")
@@ -141,6 +144,6 @@ def decontaminate(batch: dict[str, list], cfg: DecontaminateConfig, model: Prese
             out["contaminated"][row] = True
             out["contamination_decided_by"][row] = "llm"
             out["closest_benchmark_problem"][row], out["closest_benchmark"][row] = texts[j], names[j]
-            out["closest_similarity"][row] = float(similarity[row, j])
+            out["closest_similarity"][row] = similarity[row][j]
     return out
 

@@ -1,22 +1,19 @@
 """Clean Magpie problems: strip chat debris, drop what is not a usable question.
 
-Every dropped row keeps a `filter_reason`; near-duplicates are found with the
-embedded MiniLM embeddings, and each row records `min_neighbor_distance`
-(cosine distance to its nearest other problem), as Magpie does.
+Every dropped row keeps a `filter_reason`. Row by row, so it is sharded and
+checkpointed; duplicates are the `embed` and `dedup` stages' work.
 
 Input columns: `problem`, `problem_finish_reason`.
-Output columns: `problem` (cleaned), `raw_problem`, `min_neighbor_distance`, `filter_reason`.
+Output columns: `problem` (cleaned), `raw_problem`, `filter_reason`.
 """
 
 from __future__ import annotations
 
 import re
 
-import numpy as np
 from pydantic import Field
 
 from magpie_hf.core.stage import Kind, StageConfig, stage
-from magpie_hf.models.embeddings import embed
 from magpie_hf.models.presets import Preset
 
 SPECIAL_TOKEN = re.compile(r"<\|[^|>]{1,40}\|>|<｜[^｜>]{1,40}｜>|<(?:start|end)_of_turn>|</?s>|<bos>|<eos>")
@@ -37,7 +34,6 @@ class CleanConfig(StageConfig):
     min_chars: int = Field(default=20, ge=0)
     max_chars: int = Field(default=4000, gt=0)
     min_letter_share: float = Field(default=0.6, ge=0, le=1)
-    near_duplicate_distance: float = Field(default=0.05, ge=0, le=2)
 
 
 def strip_debris(text: str) -> str:
@@ -71,39 +67,17 @@ def row_reason(text: str, finish_reason: str, cfg: CleanConfig) -> str | None:
 @stage(
     "clean",
     config=CleanConfig,
-    kind=Kind.GLOBAL,
+    kind=Kind.FILTER,
     inputs=("problem", "problem_finish_reason"),
-    outputs=("problem", "raw_problem", "min_neighbor_distance", "filter_reason"),
-    version="2",
+    outputs=("problem", "raw_problem", "filter_reason"),
+    version="3",
     uses_model=False,
 )
 def clean_problems(batch: dict[str, list], cfg: CleanConfig, model: Preset) -> dict[str, list]:
-    """Normalise every problem, then drop empty, truncated, non-question and duplicate ones."""
+    """Normalise every problem, then drop empty, truncated, too short or long, garbled and non-question ones."""
     texts = [strip_debris(t) for t in batch["problem"]]
-    reasons = [row_reason(t, f, cfg) for t, f in zip(texts, batch["problem_finish_reason"])]
-    distances = [float("nan")] * len(texts)
-    seen: dict[str, int] = {}
-    for i, text in enumerate(texts):
-        key = " ".join(text.lower().split())
-        if reasons[i] is None and key in seen:
-            reasons[i] = "exact_duplicate"
-        seen.setdefault(key, i)
-    candidates = [i for i, r in enumerate(reasons) if r is None]
-    if len(candidates) > 1:
-        vectors = embed([texts[i] for i in candidates])
-        distance = 1.0 - vectors @ vectors.T
-        np.fill_diagonal(distance, np.inf)
-        kept: list[int] = []
-        for row, i in enumerate(candidates):
-            distances[i] = float(distance[row].min())
-            if kept and distance[row, kept].min() < cfg.near_duplicate_distance:
-                reasons[i] = "near_duplicate"
-            else:
-                kept.append(row)
     return {
         "problem": texts,
         "raw_problem": batch["problem"],
-        "min_neighbor_distance": distances,
-        "filter_reason": reasons,
+        "filter_reason": [row_reason(t, f, cfg) for t, f in zip(texts, batch["problem_finish_reason"])],
     }
-

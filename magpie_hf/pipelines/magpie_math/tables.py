@@ -32,8 +32,8 @@ PREFERENCE_RENAMES = {
 
 
 def instructions_rows(rows: Dataset) -> Dataset:
-    """Every generated problem, kept or not (`filter_reason` says why not), with provenance."""
-    return rows
+    """Every generated problem, kept or not (`filter_reason` says why not), with provenance (no vectors)."""
+    return rows.remove_columns([c for c in ("embedding",) if c in rows.column_names])
 
 
 def sft_rows(rows: Dataset) -> Dataset:

@@ -41,20 +41,20 @@ def test_clean_drops_by_reason_and_keeps_multiline_problems(embedded):
         ("ℵ∂∑∫√ ∞≈≠ ⊂⊃∩∪ ∀∃∈∉ ∠∟∡ ⊕⊗⊥", "stop"),
     ]
     batch = {"problem": [r[0] for r in rows], "problem_finish_reason": [r[1] for r in rows]}
-    out = clean_problems(batch, CleanConfig(near_duplicate_distance=0.1), embedded)
-    assert out["filter_reason"] == [
-        None,
-        None,
-        "exact_duplicate",
-        "near_duplicate",
-        "empty",
-        "truncated",
-        "not_a_question",
-        "garbled",
-    ]
+    out = clean_problems(batch, CleanConfig(), embedded)
+    assert out["filter_reason"] == [None, None, None, None, "empty", "truncated", "not_a_question", "garbled"]
     assert out["problem"][0].count("\n") == 1
-    assert 0 <= out["min_neighbor_distance"][1] < 0.1
-    assert math.isnan(out["min_neighbor_distance"][4])
+    # then the embed and dedup stages: an exact copy and a rewording of problem 1 leave, with their reasons
+    from magpie_hf.stages.dedup import DedupConfig, dedup
+    from magpie_hf.stages.embed import EmbedConfig, embed
+
+    kept = {"id": ["a", "b", "c", "d"], "problem": out["problem"][:4]}
+    kept.update(embed(kept, EmbedConfig(), embedded))
+    found = dedup(kept, DedupConfig(near_duplicate_distance=0.1), embedded)
+    assert found["filter_reason"] == [None, None, "exact_duplicate", "near_duplicate"]
+    assert found["duplicate_of"] == [None, None, "b", "b"] and found["repeat_count"] == [1, 3, 3, 3]
+    assert 0 <= found["min_neighbor_distance"][1] < 0.1 and found["min_neighbor_distance"][2] == 0.0
+    assert found["min_neighbor_distance"][0] > 0.1
 
 
 def test_reward_pairs_never_choose_equal_text_or_tied_scores(embedded):

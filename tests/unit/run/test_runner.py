@@ -105,19 +105,24 @@ def clean_recipe() -> Recipe:
         count=6,
         seed=3,
         shard_size=2,
-        stages=[{"stage": "instructions", "max_tokens": 16}, {"stage": "clean", "near_duplicate_distance": 0.0}],
+        stages=[
+            {"stage": "instructions", "max_tokens": 16},
+            {"stage": "clean"},
+            {"stage": "embed"},
+            {"stage": "dedup", "near_duplicate_distance": 0.0},
+        ],
     )
 
 
 def test_every_row_table_keeps_dropped_rows_with_their_reason_in_order(tmp_path, model):
     result = run(clean_recipe(), tmp_path, model)
-    kept = result.datasets["clean"]
-    rows = every_row(result, "clean")
+    kept = result.datasets["dedup"]
+    rows = every_row(result, "dedup")
     assert rows["id"] == [f"algebra-{i:06d}" for i in range(6)]
     reasons = dict(zip(rows["id"], rows["filter_reason"]))
     assert sorted(r for r in reasons.values() if r) == ["exact_duplicate", "too_short"]
     assert set(kept["id"]) == {i for i, r in reasons.items() if r is None}
-    assert result.reports[1].dropped == {"exact_duplicate": 1, "too_short": 1}
+    assert result.reports[1].dropped == {"too_short": 1} and result.reports[3].dropped == {"exact_duplicate": 1}
 
 
 def test_stages_only_needs_the_earlier_stages_finished(tmp_path, model):
@@ -126,3 +131,34 @@ def test_stages_only_needs_the_earlier_stages_finished(tmp_path, model):
     run(clean_recipe(), tmp_path, model, only=["instructions"])
     again = run(clean_recipe(), tmp_path, model, only=["clean"])
     assert again.complete and [r.shards_reused for r in again.reports] == [3, 0]
+    assert [r.stage for r in again.reports] == ["instructions", "clean"]
+
+
+def test_a_crash_in_the_embed_stage_then_a_rerun_embeds_only_the_unfinished_shards(tmp_path, model, monkeypatch):
+    from magpie_hf.stages import embed as embed_module
+
+    real = embed_module.embed_texts
+    calls: list[list[str]] = []
+
+    def crash_on_third_shard(texts, **kwargs):
+        calls.append(list(texts))
+        if len(calls) == 3:
+            raise RuntimeError("killed")
+        return real(texts, **kwargs)
+
+    r = Recipe(
+        name="t",
+        domain="algebra",
+        count=6,
+        seed=3,
+        shard_size=2,
+        stages=[{"stage": "instructions", "max_tokens": 16}, {"stage": "embed"}],
+    )
+    monkeypatch.setattr(embed_module, "embed_texts", crash_on_third_shard)
+    with pytest.raises(RuntimeError, match="killed"):
+        run(r, tmp_path, model)
+    assert len(list(tmp_path.glob("embed-*/shard-*.done"))) == 2
+    calls.clear()
+    again = run(r, tmp_path, model)
+    assert (again.reports[1].shards_run, again.reports[1].shards_reused) == (1, 2)
+    assert len(calls) == 1 and len(again.datasets["embed"]["embedding"][5]) == 384

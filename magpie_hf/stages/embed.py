@@ -1,0 +1,32 @@
+"""Embed: a sentence embedding per row (MiniLM, unit length), sharded and checkpointed like any stage.
+
+A crash re-embeds only the unfinished shards; the dedup stage then works on
+the stored vectors.
+
+Input columns: `column` (default `problem`).
+Output columns: `embedding` (list of float32).
+
+Example:
+    - stage: embed
+      column: problem
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from magpie_hf.core.stage import StageConfig, stage
+from magpie_hf.models.embeddings import embed as embed_texts
+
+
+class EmbedConfig(StageConfig):
+    """Which text column to embed, and how much of each text."""
+
+    column: str = "problem"
+    max_length: int = Field(default=128, gt=0)
+
+
+@stage("embed", config=EmbedConfig, inputs=lambda c: [c.column], outputs=("embedding",), uses_model=False)
+def embed(batch: dict[str, list], cfg: EmbedConfig, model) -> dict[str, list]:
+    """One unit vector per row."""
+    return {"embedding": list(embed_texts(batch[cfg.column], max_length=cfg.max_length))}
