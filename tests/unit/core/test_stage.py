@@ -18,7 +18,7 @@ def test_every_registered_stage_declares_its_columns_and_kind():
 
 def test_global_and_explode_kinds_shape_the_runner():
     discover()
-    assert not STAGES["clean"].sharded and STAGES["sample"].sharded
+    assert not STAGES["dedup"].sharded and STAGES["clean"].sharded and STAGES["sample"].sharded
     assert STAGES["critique"].explodes and not STAGES["grade"].explodes
 
 
