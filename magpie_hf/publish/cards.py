@@ -152,6 +152,7 @@ def write_card(
         command=info.get("command", ""),
         generation_date=info.get("generation_date") or next((m.get("generation_date") for m in members), ""),
         total_problems=info.get("total_problems", {}),
+        cross_domain_duplicates=info.get("cross_domain_duplicates") or {},
     )
     card.save(str(folder / "README.md"))
 
