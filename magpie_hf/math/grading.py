@@ -2,9 +2,11 @@
 
 sympy can hang on pathological input. math-verify's own timeout uses
 `signal.alarm` (main thread only): a few comparisons on the main thread run
-in-process under such a timer; batches (and calls from other threads) run in a process pool on
-every core, where a comparison that overruns its timeout gets the verdict
-`timeout`, the pool is replaced, and the run goes on.
+in-process under such a timer; batches (and calls from other threads) go in
+chunks to a process pool on every core, where each comparison runs under its
+own timer in the worker. A comparison that overruns gets the verdict
+`timeout`; a worker stuck where no signal reaches it is killed, the pool
+replaced, and the run goes on.
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ def _alarm(signum, frame):
 
 _POOL: ProcessPoolExecutor | None = None
 IN_PROCESS_PAIRS = 4  # a handful of comparisons is cheaper here than starting worker processes
+CHUNK_SLACK = 10.0  # seconds a chunk may take beyond its pairs' timeouts before its worker is presumed stuck
 
 
 def _pool(workers: int | None) -> ProcessPoolExecutor:
@@ -167,22 +170,25 @@ def grade_many(
     if len(todo) <= IN_PROCESS_PAIRS and threading.current_thread() is threading.main_thread():
         for i in todo:
             verdicts[i] = _in_process(pairs[i], timeout)
-        todo = []
-    while todo:
-        futures: dict[int, Future] = {i: _pool(workers).submit(_compare, *pairs[i]) for i in todo}
-        retry: list[int] = []
-        for i, future in futures.items():
-            try:
-                verdicts[i] = future.result(timeout=timeout)
-            except (FutureTimeout, BrokenProcessPool):
+        return verdicts
+    size = workers or os.cpu_count() or 1
+    step = max(1, -(-len(todo) // (4 * size)))  # a few chunks per worker: one round trip each, balanced load
+    chunks = [todo[k : k + step] for k in range(0, len(todo), step)]
+    futures = [(chunk, _pool(workers).submit(_compare_chunk, [pairs[i] for i in chunk], timeout)) for chunk in chunks]
+    for chunk, future in futures:
+        try:
+            for i, verdict in zip(chunk, future.result(timeout=timeout * len(chunk) + CHUNK_SLACK)):
+                verdicts[i] = verdict
+        except (FutureTimeout, BrokenProcessPool):  # a worker stuck where no signal reaches: its chunk timed out
+            for i in chunk:
                 verdicts[i] = Verdict.TIMEOUT
-                _reset_pool()
-                retry = [j for j in futures if j > i and verdicts[j] is None]
-                break
-            except Exception:  # noqa: BLE001 - a sympy error on one pair is that pair's verdict
-                verdicts[i] = Verdict.UNPARSEABLE
-        todo = retry
+            _reset_pool()
     return [v if v is not None else Verdict.UNPARSEABLE for v in verdicts]
+
+
+def _compare_chunk(chunk: list[tuple[str, str]], timeout: float) -> list[Verdict]:
+    """In a pool worker (its main thread): each pair under its own SIGALRM timer."""
+    return [_in_process(pair, timeout) for pair in chunk]
 
 
 def grade_rows(

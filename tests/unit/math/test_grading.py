@@ -125,3 +125,11 @@ def test_the_grading_api_answers_from_a_script_without_main_guard_and_from_stdin
 def test_one_worker_and_every_core_give_the_same_verdicts():
     pairs = [(gold, predicted) for gold, predicted, _ in PAIRS]
     assert grade_many(pairs, workers=1) == grade_many(pairs, workers=2)
+
+
+def test_a_timeout_inside_a_pooled_batch_leaves_the_other_verdicts_right():
+    batch = [("1/2", "0.5"), ("(x+1)^{100000}", "x^{100000}+1"), ("2", "3"), ("\\sqrt{2}", "2^{1/2}"), ("4", "4.0")]
+    verdicts = grade_many(batch * 2, timeout=2.0, workers=2)
+    expected = [Verdict.CORRECT, Verdict.TIMEOUT, Verdict.INCORRECT, Verdict.CORRECT, Verdict.CORRECT]
+    assert verdicts == expected * 2
+    assert grade_many(batch, timeout=2.0, workers=2)[0] is Verdict.CORRECT  # the pool still works
