@@ -19,15 +19,15 @@ def cft_analysis(result: RunResult, recipe) -> dict | None:
     graded: Dataset = result.datasets[grade_name]
     accuracy = {}
     for label in labels:
-        flags = [flag for row in graded[f"{label}_correct"] for flag in row]
+        flags = [flag is True for row in graded[f"{label}_correct"] for flag in row]  # undecided counts as wrong
         accuracy[label] = {
             "samples": len(flags),
             "correct": sum(flags),
             "accuracy": sum(flags) / len(flags) if flags else 0.0,
         }
-    critiques = result.datasets.get("critique")
+    critiques = result.datasets.get(entries["critique"].name) if "critique" in entries else None
     truths = [r["ground_truth"] for r in critiques["reward_model"]] if critiques is not None else []
-    models = [e["model"] for e in critiques["extra_info"]] if critiques is not None else []
+    models = [e["model_source"] for e in critiques["extra_info"]] if critiques is not None else []
     per_model = {
         label: {
             "right": sum(1 for t, m in zip(truths, models) if m == label and t == "right"),
