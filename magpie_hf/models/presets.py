@@ -124,7 +124,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             name="r1-distill-llama-70b",
             model_id="deepseek-ai/DeepSeek-R1-Distill-Llama-70B",
-            **_deepseek_r1((128001, 128008, 128009)),
+            **_deepseek_r1((128001, 128011, 128012)),  # <｜end▁of▁sentence｜>, <｜User｜>, <｜Assistant｜>
             tensor_parallel_size=4,
             max_model_len=32768,
             license="mit (llama3.3 community license applies)",

@@ -61,7 +61,9 @@ def test_no_preset_stops_on_a_newline():
 def test_r1_distill_stop_ids_come_from_their_own_tokenizers():
     # DeepSeek-V2's ids (100001, ...) were the original scripts' mistake.
     assert PRESETS["r1-distill-qwen-32b"].stop_token_ids == (151643, 151644, 151645)
-    assert 128001 in PRESETS["r1-distill-llama-70b"].stop_token_ids
+    # Llama-70B's turn markers are <｜User｜> 128011 and <｜Assistant｜> 128012 (shared/fixtures README);
+    # 128008/128009 are Llama-3 tokens its template never uses.
+    assert PRESETS["r1-distill-llama-70b"].stop_token_ids == (128001, 128011, 128012)
     assert all(i < 100000 or i > 100010 for p in PRESETS.values() for i in p.stop_token_ids)
 
 
