@@ -13,20 +13,17 @@ from __future__ import annotations
 from pydantic import Field
 
 from magpie_hf.core.seeds import per_row_sampling
-from magpie_hf.core.stage import StageConfig, stage
+from magpie_hf.core.stage import stage
 from magpie_hf.engines import Sampling, generate
 from magpie_hf.models.presets import Preset
-from magpie_hf.stages.prompting import generation_config
+from magpie_hf.stages.prompting import AskSampling, generation_config
 
 
-class InstructionsConfig(StageConfig):
-    """Sampling for the Magpie query; `system_prompt` steers the topic."""
+class InstructionsConfig(AskSampling):
+    """Sampling for the Magpie query (the ask stages' fields, sampled by default); `system_prompt` steers the topic."""
 
-    system_prompt: str | None = None
     temperature: float = Field(default=1.0, ge=0)
-    top_p: float = Field(default=1.0, gt=0, le=1)
     max_tokens: int = Field(default=1024, gt=0)
-    seed: int = 0
 
 
 @stage(
