@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
-import time
+import subprocess
+import sys
 from pathlib import Path
 
 from transformers import AutoTokenizer
@@ -27,23 +27,28 @@ def test_minilm_folder_has_weights():
     assert (path / "model.safetensors").exists() and (path / "tokenizer.json").exists()
 
 
-def _slow_build(out: Path) -> None:
+CHILD = """
+import os, sys, time
+from pathlib import Path
+os.environ["MAGPIE_HF_CACHE"] = sys.argv[1]
+from magpie_hf.models.carriers import _materialise
+
+def slow_build(out: Path) -> None:
     (out / "part").write_text("x" * 1000)
     time.sleep(0.5)
     (out / "config.json").write_text("{}")
 
-
-def _materialise_in_child(cache: str) -> str:
-    import os
-
-    os.environ["MAGPIE_HF_CACHE"] = cache
-    return str(carriers._materialise("toy", _slow_build))
+print(_materialise("toy", slow_build))
+"""
 
 
 def test_concurrent_first_use_builds_once_and_completely(tmp_path):
-    with multiprocessing.get_context("spawn").Pool(3) as pool:
-        paths = pool.map(_materialise_in_child, [str(tmp_path)] * 3)
-    assert len(set(paths)) == 1
+    children = [
+        subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    paths = [child.communicate(timeout=120)[0].strip() for child in children]
+    assert len(set(paths)) == 1 and all(child.returncode == 0 for child in children)
     target = Path(paths[0])
     assert sorted(p.name for p in target.iterdir()) == ["config.json", "part"]
     leftovers = [p.name for p in (tmp_path / "models").iterdir() if p.name.startswith(".")]
