@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 
 import pytest
 
@@ -54,14 +53,18 @@ def test_explode_stages_replace_the_columns(tmp_path):
         check_chain(recipe.source.row_columns(), [entries[1], entries[1]])
 
 
-def test_cli_reports_a_gap_with_exit_2_before_any_engine_loads(tmp_path, capsys):
+def test_cli_reports_a_gap_with_exit_2_before_any_engine_loads(tmp_path, capsys, monkeypatch):
     from magpie_hf.cli.main import main
+    from magpie_hf.engines import BACKENDS
 
+    def no_engine(preset):
+        raise AssertionError("an engine was loaded before the chain was checked")
+
+    monkeypatch.setitem(BACKENDS, "vllm", no_engine)
     path = tmp_path / "gap.yaml"
     path.write_text(GAP)
     code = main(["run", str(path), "--output", str(tmp_path / "o"), "--run-dir", str(tmp_path / "r")])
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(lines) == 1
     assert "stages[3] (preference): needs column 'candidates_correct'" in lines[0]
-    assert "vllm" not in sys.modules  # no engine was even imported
     assert not (tmp_path / "r").exists() and not (tmp_path / "o").exists()
