@@ -59,6 +59,7 @@ forum: install
 bench: install
 	$(BIN)/python bench/engine_overhead.py
 	$(BIN)/python bench/scoring.py
+	$(BIN)/python bench/grading.py
 
 clean:
 	rm -rf runs data

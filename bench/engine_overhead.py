@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 from magpie_hf.engines import get_engine
-from magpie_hf.presets import get_preset
-from magpie_hf.provenance import row_seed
-from magpie_hf.recipe import Recipe
-from magpie_hf.runner import run_stages, source_rows
+from magpie_hf.models.presets import get_preset
+from magpie_hf.core.seeds import row_seed
+from magpie_hf.core.recipe import Recipe
+from magpie_hf.run.runner import run_stages, source_rows
 
 
 def raw_vllm(engine, prompt: str, seeds: list[int], max_tokens: int, stop_ids: tuple[int, ...]) -> tuple[int, float]:

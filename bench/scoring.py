@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from magpie_hf.presets import get_preset
-from magpie_hf.scoring import RewardModelScorer, candidate_conversations
+from magpie_hf.models.presets import get_preset
+from magpie_hf.models.reward_model import RewardModelScorer, candidate_conversations
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "train" / "math_train_2k.jsonl"
 
