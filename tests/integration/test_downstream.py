@@ -64,12 +64,11 @@ def test_verl_rlhf_dataset_reads_and_tokenizes_the_critique_config(tmp_path, emb
 
 @pytest.fixture(scope="module")
 def algebra_export(tmp_path_factory) -> Path:
-    """`make algebra`'s export when it is there, else a tiny one made the same way."""
+    """`make algebra`'s export when it is there, else one made the same way."""
     if (ALGEBRA / "README.md").exists():
         return ALGEBRA
     out = tmp_path_factory.mktemp("algebra") / "export"
-    tiny = ["--set", "stages.response.max_tokens=48", "--set", "stages.candidates.max_tokens=32"]
-    cmd = [sys.executable, "-m", "magpie_hf.cli", "run", "recipes/magpie_math/algebra.yaml", "--count", "8", *tiny]
+    cmd = [sys.executable, "-m", "magpie_hf.cli", "run", "recipes/magpie_math/algebra.yaml", "--count", "20"]
     proc = subprocess.run([*cmd, "--output", str(out), "--run-dir", str(out.parent / "runs")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return out
