@@ -8,12 +8,14 @@ executor can finish what another started. Stages never see the executor.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 from datasets import Dataset
 
 from magpie_hf.core.recipe import StageEntry
 from magpie_hf.models.presets import Preset
+from magpie_hf.run import storage
 from magpie_hf.run.plan import ShardPlan, ShardSpec
 
 OnShardDone = Callable[[ShardSpec, dict], None]
@@ -23,10 +25,14 @@ class Executor:
     """Runs shards of a plan. Subclasses override `run_shards`; `wait_for` and `close` are optional."""
 
     name = "base"
-    launches_elsewhere = False  # True: `submit(run_dir)` hands the whole run to a scheduler instead
+    launches_elsewhere = False  # True: the CLI calls `submit` instead of running anything here
 
     def run_shards(self, data: Dataset, plan: ShardPlan, entry: StageEntry, model: Preset, done: OnShardDone) -> None:
         """Run the pending shards this executor is responsible for, calling `done(shard, stats)` after each."""
+        raise NotImplementedError
+
+    def submit(self, run_dir: str) -> str:
+        """Hand the whole run to a scheduler (executors that launch elsewhere); returns what was submitted."""
         raise NotImplementedError
 
     def wait_for(self, plan: ShardPlan, progress: Callable[[], None]) -> None:
@@ -38,6 +44,11 @@ class Executor:
     def describe(self) -> dict:
         """What the manifest records about how the run was executed."""
         return {"executor": self.name}
+
+
+def local_folder(run_dir: str) -> Path:
+    """Where a run's worker logs (and Slurm scripts) go: the run dir if it is local, else the current directory."""
+    return Path(storage.filesystem(run_dir)[1]).absolute() if storage.is_local(run_dir) else Path.cwd()
 
 
 class ShardFailures(RuntimeError):
