@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from magpie_hf.engines import get_engine
-from magpie_hf.models.presets import get_preset
+from magpie_hf.models.presets import resolve_model
 from magpie_hf.core.seeds import row_seed
 from magpie_hf.core.recipe import Recipe
 from magpie_hf.run.runner import run_stages, source_rows
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
 
-    model = get_preset("embedded")
+    model = resolve_model("embedded")
     system = "You are a professor who writes challenging algebra problems."
     recipe = Recipe(
         name="bench",

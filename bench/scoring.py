@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from magpie_hf.models.presets import get_preset
+from magpie_hf.models.presets import resolve_model
 from magpie_hf.models.reward_model import RewardModelScorer, candidate_conversations
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "train" / "math_train_2k.jsonl"
@@ -36,7 +36,7 @@ def pairs(count: int) -> list[list[dict]]:
 def tiny_reward_model(folder: Path) -> None:
     from transformers import AutoConfig, AutoTokenizer, LlamaForSequenceClassification
 
-    source = get_preset("embedded").model_path()
+    source = resolve_model("embedded").model_path()
     config = AutoConfig.from_pretrained(source)
     config.num_hidden_layers, config.num_labels = 2, 1
     torch.manual_seed(0)

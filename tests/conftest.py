@@ -20,7 +20,7 @@ os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="magpie-hf-te
 
 import pytest  # noqa: E402
 
-from magpie_hf.models.presets import Preset, get_preset  # noqa: E402
+from magpie_hf.models.presets import Preset, resolve_model  # noqa: E402
 
 HERE = Path(__file__).parent
 
@@ -34,7 +34,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def embedded() -> Preset:
-    return get_preset("embedded")
+    return resolve_model("embedded")
 
 
 @pytest.fixture(scope="session")
@@ -49,4 +49,4 @@ def vllm_engine(embedded: Preset):
 def hf_engine() -> object:
     from magpie_hf.engines import get_engine
 
-    return get_engine(get_preset("embedded", engine="transformers"))
+    return get_engine(resolve_model("embedded", engine="transformers"))

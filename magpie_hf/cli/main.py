@@ -51,6 +51,9 @@ def add_run_options(command: argparse.ArgumentParser) -> None:
     """Options shared by `run` and the pipelines' commands."""
     command.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS, help=t("lang"))
     command.add_argument("--engine", help=t("engine"))
+    command.add_argument(
+        "--engine-arg", dest="engine_args", action="append", default=[], metavar="KEY=VALUE", help=t("engine_arg")
+    )
     command.add_argument("--count", type=int, help=t("count"))
     command.add_argument("--output", help=t("output"))
     command.add_argument("--run-dir", help=t("run_dir"))
@@ -148,7 +151,7 @@ def run_command(opts: argparse.Namespace) -> int:
     recipes, recipe_set = load_recipes(
         find_recipe(opts.recipe),
         domains=[d.strip() for d in opts.domains.split(",")] if opts.domains else None,
-        sets=opts.sets,
+        sets=[*opts.sets, *(f"engine.{arg}" for arg in opts.engine_args)],
         mode=opts.mode,
         model=opts.model,
         engine=opts.engine,
@@ -177,7 +180,7 @@ def run_command(opts: argparse.Namespace) -> int:
             pipeline = get_pipeline(recipe.pipeline)
             if "analysis" in run.info and pipeline.format_analysis:
                 print(pipeline.format_analysis(run.info["analysis"]), flush=True)
-            print(format_summary(run.result, run.written, run.run_dir), flush=True)
+            print(format_summary(run.result, run.written, run.run_dir, run.info.get("models")), flush=True)
             runs.append(run)
             if not run.complete:
                 return 0

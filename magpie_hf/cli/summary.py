@@ -24,14 +24,29 @@ def written_line(path: Path, rows: int | None) -> str:
     return t("wrote", path=path) + ("" if rows is None else f" ({rows} {t('rows')})")
 
 
-def format_summary(result: RunResult, written: list[tuple[Path, int | None]], run_dir: Path) -> str:
-    """A plain-text table, then where the output went (or what is still pending)."""
+def derived_line(model: dict) -> str:
+    """What was read from a model's own tokenizer: template kind, Magpie prefix, stop markers and ids."""
+    prefix = "" if model["magpie_prefix"] is None else f", prefix {model['magpie_prefix']!r}"
+    return t(
+        "derived",
+        name=model["name"],
+        template=model["chat_template"],
+        prefix=prefix,
+        stop=", ".join(repr(s) for s in model["stop"]) or "-",
+        ids=", ".join(map(str, model["stop_token_ids"])) or "-",
+    )
+
+
+def format_summary(
+    result: RunResult, written: list[tuple[Path, int | None]], run_dir: Path, models: list[dict] | None = None
+) -> str:
+    """A plain-text table, the chat facts derived for models without a preset, then where the output went."""
     rows = [
         (
             r.stage,
             str(r.rows_in),
             str(r.rows_out) if not r.shards_pending else "-",
-            ", ".join(f"{k}={v}" for k, v in sorted(r.dropped.items())) or "0",
+            ", ".join(f"{k}: {v}" for k, v in sorted(r.dropped.items())) or "0",
             str(r.generated_tokens),
             f"{r.seconds:.1f}",
             f"{r.tokens_per_second:.0f}",
@@ -51,6 +66,7 @@ def format_summary(result: RunResult, written: list[tuple[Path, int | None]], ru
         for r in result.reports
         if any(r.counters.values())
     ]
+    lines += [derived_line(m) for m in models or [] if m["chat_template"] != "preset"]
     load = sum(r.load_seconds for r in result.reports)
     lines.append(t("total", seconds=result.seconds, load=load, run_dir=run_dir))
     if result.complete:

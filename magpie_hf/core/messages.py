@@ -21,8 +21,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "レシピファイル (例: recipes/magpie_math/algebra.yaml)",
     },
     "model": {
-        "en": "model preset name or number 1-6 (default: the recipe's, else 'embedded')",
-        "ja": "モデルのプリセット名または番号 1-6 (既定: レシピの指定、なければ 'embedded')",
+        "en": "a preset name or number, a Hub id (org/name) or a local model folder (default: the recipe's)",
+        "ja": "プリセット名または番号、Hub の ID (org/name)、またはローカルのモデルフォルダ (既定: レシピの指定)",
+    },
+    "engine_arg": {
+        "en": "a vLLM engine setting over the recipe's engine: block, e.g. gpu_memory_utilization=0.95 (repeatable)",
+        "ja": "レシピの engine: ブロックを上書きする vLLM の設定 (例: gpu_memory_utilization=0.95、複数指定可)",
     },
     "engine": {"en": "generation backend (default: vllm)", "ja": "生成バックエンド (既定: vllm)"},
     "scale": {
@@ -141,6 +145,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "col_seconds": {"en": "seconds", "ja": "秒"},
     "col_rate": {"en": "tok/s", "ja": "tok/s"},
     "col_shards": {"en": "shards run/reused", "ja": "シャード 実行/再利用"},
+    "derived": {
+        "en": "model {name}: chat template {template}{prefix}, stops at {stop} (ids {ids})",
+        "ja": "モデル {name}: チャットテンプレート {template}{prefix}、停止 {stop} (ID {ids})",
+    },
     "total": {
         "en": "total {seconds:.1f}s (model load {load:.1f}s); checkpoints in {run_dir}",
         "ja": "合計 {seconds:.1f} 秒 (モデル読み込み {load:.1f} 秒)、チェックポイント: {run_dir}",

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from magpie_hf.core.pipeline import GENERIC, discover, get_pipeline
 from magpie_hf.core.stage import STAGES, Stage
-from magpie_hf.engines import BACKENDS
-from magpie_hf.models.presets import get_preset, known_preset
+from magpie_hf.engines.settings import EngineSettings
+from magpie_hf.models.presets import PLAIN_PROMPT, USER, Preset, known_model, resolve_model
 from magpie_hf.run.sources import Source
 
 
@@ -54,8 +54,10 @@ class Recipe(BaseModel):
     count: int | None = Field(default=None, gt=0)
     source: Source | None = None
     scale: float = Field(default=1.0, gt=0)
-    model: str = "embedded"
-    engine: str = "vllm"  # a generation backend registered in magpie_hf.engines.BACKENDS
+    model: str = "embedded"  # a preset name or number, a Hub id, or a local model folder
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    plain_prompt: str = PLAIN_PROMPT  # the prompt of a model without a chat template; {user} is the message
+    max_prompt_tokens: int | None = Field(default=None, gt=0)  # default: the context minus max_tokens
     seed: int = 0
     shard_size: int = Field(default=256, gt=0)
     run_dir: str = "runs/{model}_{domain}"
@@ -78,17 +80,27 @@ class Recipe(BaseModel):
             raise ValueError(f"stages: '{duplicates[0]}' appears twice; give each entry its own label")
         return self
 
-    @field_validator("engine")
+    @field_validator("model", mode="before")
     @classmethod
-    def _known_engine(cls, value: str) -> str:
-        if value not in BACKENDS:
-            raise ValueError(f"unknown engine '{value}'; allowed: {', '.join(BACKENDS)}")
+    def _known_model(cls, value: Any) -> str:
+        return known_model(str(value))  # `model: 2` in YAML is the preset number
+
+    @field_validator("plain_prompt")
+    @classmethod
+    def _has_user(cls, value: str) -> str:
+        if USER not in value:
+            raise ValueError(f"must contain {USER}, where the message goes")
         return value
 
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, value: str) -> str:
-        return known_preset(value)
+    def preset(self) -> Preset:
+        """The recipe's model with its engine settings (chat facts not derived yet: see `presets.complete`)."""
+        return resolve_model(
+            self.model,
+            self.engine.backend,
+            engine_args=self.engine.engine_args(),
+            plain_prompt=self.plain_prompt,
+            max_prompt_tokens=self.max_prompt_tokens,
+        )
 
     @field_validator("pipeline")
     @classmethod
@@ -127,7 +139,7 @@ class Recipe(BaseModel):
 
     def paths(self) -> dict[str, Path | str]:
         """output (a Path) and run_dir (a path or fsspec URL) with `{model}` / `{domain}` / `{name}` filled in."""
-        fields = {"model": get_preset(self.model).name, "domain": self.domain, "name": self.name}
+        fields = {"model": self.preset().name, "domain": self.domain, "name": self.name}
         return {"run_dir": self.run_dir.format(**fields), "output": Path(self.output.format(**fields))}
 
 
@@ -203,13 +215,23 @@ def _one_line(err: ValidationError, where: str, model: type[BaseModel]) -> str:
     key = ".".join(str(part) for part in first["loc"])
     location = f"{where}.{key}" if where else key
     if first["type"] == "extra_forbidden":
-        return f"{location}: unknown key; allowed: {', '.join(model.model_fields)}"
+        return f"{location}: unknown key; allowed: {', '.join(_block(model, first['loc'][:-1]).model_fields)}"
     if first["type"] == "missing":
         return f"{location}: required key is missing"
     message = first["msg"].removeprefix("Value error, ")
     if not key:  # a check across keys: the message names them
         return f"{where + ': ' if where else ''}{message}"
     return f"{location}: {message} (got {first.get('input')!r})"
+
+
+def _block(model: type[BaseModel], loc: tuple) -> type[BaseModel]:
+    """The nested config class at `loc` (e.g. `engine` -> EngineSettings), for the allowed keys of an error."""
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            break
+        model = field.annotation
+    return model
 
 
 def apply_set(data: dict[str, Any], assignment: str) -> None:
@@ -314,7 +336,7 @@ def _apply_model_overrides(data: dict[str, Any], path: Path) -> None:
     if not isinstance(overrides, dict):
         raise RecipeError(f"{path}: model_overrides: a mapping of preset name to {{key: value}}")
     try:
-        model = get_preset(str(data.get("model", "embedded"))).name
+        model = resolve_model(str(data.get("model", "embedded"))).name
     except KeyError:
         return  # reported by the model validator
     _apply_overrides(data, overrides.get(model) or {}, f"{path}: model_overrides.{model}")
@@ -344,6 +366,12 @@ def load_recipe(
     path = Path(path)
     data = read_recipe_data(path)
     _apply_mode(data, path, mode)
+    if isinstance(data.get("engine", {}), str):  # `engine: vllm` is the backend alone
+        data["engine"] = {"backend": data["engine"]}
+    data.setdefault("engine", {})
+    backend = overrides.pop("engine", None)
+    if backend is not None:
+        data["engine"]["backend"] = backend
     data.update({k: v for k, v in overrides.items() if v is not None})
     _apply_model_overrides(data, path)
     for assignment in sets:

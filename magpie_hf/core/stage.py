@@ -11,7 +11,10 @@ Kinds:
     global: must see every row at once (e.g. dedup); may drop rows like a filter.
     explode: returns new rows (any number per input row); input columns are not kept.
 
-Any stage that declares `filter_reason` among its outputs drops rows by it.
+Any stage that declares `filter_reason` among its outputs drops rows by it; so
+does every stage that calls a model, for the rows whose prompt got no answer
+(`prompt_too_long`, `generation_failed`). New rows of an explode stage keep
+their parent's id as a prefix (`<parent id>-...`), so a failed parent's rows are found.
 
 Example:
     >>> class Upper(StageConfig):
@@ -65,6 +68,8 @@ class Stage:
         uses_model: whether it calls an LLM (a bool, or a function of the config); the
             fingerprint then includes the model, and executors run it where an engine lives.
         counters: integer columns the runner sums into the stage report (e.g. truncations).
+        check_model: `(config, model) -> None`, raising ValueError when the stage cannot run that
+            model (e.g. Magpie generation on a model without a chat template); called before the run.
     """
 
     name: str
@@ -76,6 +81,7 @@ class Stage:
     kind: Kind = Kind.MAP
     uses_model: bool | Callable[[Any], bool] = True
     counters: tuple[str, ...] = ()
+    check_model: Callable[[Any, Any], None] | None = None
 
     def needs_model(self, config: StageConfig) -> bool:
         return bool(self.uses_model(config)) if callable(self.uses_model) else self.uses_model
@@ -87,7 +93,8 @@ class Stage:
         return _resolve(self.outputs, config)
 
     def drops_rows(self, config: StageConfig) -> bool:
-        return FILTER_REASON in self.output_columns(config)
+        """Whether rows can leave: it writes `filter_reason`, or it calls a model (a prompt may fail)."""
+        return FILTER_REASON in self.output_columns(config) or self.needs_model(config)
 
     @property
     def sharded(self) -> bool:
@@ -124,12 +131,13 @@ def stage(
     version: str = "1",
     uses_model: bool | Callable[[Any], bool] = True,
     counters: tuple[str, ...] = (),
+    check_model: Callable[[Any, Any], None] | None = None,
 ) -> Callable[[StageFn], StageFn]:
     """Decorator: register `fn` as a stage; the function itself is returned (with `.stage` set)."""
 
     def wrap(fn: StageFn) -> StageFn:
         fn.stage = register(  # type: ignore[attr-defined]
-            Stage(name, fn, config, version, inputs, outputs, Kind(kind), uses_model, counters)
+            Stage(name, fn, config, version, inputs, outputs, Kind(kind), uses_model, counters, check_model)
         )
         return fn
 

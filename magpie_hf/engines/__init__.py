@@ -3,23 +3,35 @@
 `BACKENDS` maps a backend name (a recipe's `engine:`) to a loader
 `preset -> Engine`; tests register a scripted fake (`engines.fake`) or put a
 ready engine in place with `install_engine`.
+
+`generate` is the one call stages make. It never lets one row crash a run: a
+prompt that does not fit the model's context is not sent, a batch the engine
+fails on is retried one prompt at a time, and the rows of the prompts that
+still fail are named in `FAILED` (row id -> `prompt_too_long` or
+`generation_failed`) for the runner to drop with that `filter_reason`.
 """
 
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
-from magpie_hf.engines.base import USAGE, Completion, Engine, Sampling, Usage
-from magpie_hf.models.presets import Preset
+from magpie_hf.engines.base import USAGE, Completion, Engine, Prompt, Sampling, Usage, per_prompt
+from magpie_hf.models.presets import Preset, tokenizer
+
+log = logging.getLogger(__name__)
+
+PROMPT_TOO_LONG, GENERATION_FAILED = "prompt_too_long", "generation_failed"
+FAILED: dict[str, str] = {}  # row id -> why its prompt got no completion; cleared by the runner per batch
 
 
 def _vllm(preset: Preset) -> Engine:
     from magpie_hf.engines.vllm import VLLMEngine  # vllm is heavy and optional: imported on first use
 
-    return VLLMEngine(preset.model_path(), preset.revision, preset.max_model_len, preset.tensor_parallel_size)
+    return VLLMEngine(preset.model_path(), preset.revision, preset.settings())
 
 
 def _transformers(preset: Preset) -> Engine:
@@ -79,9 +91,71 @@ def get_engine(preset: Preset) -> Engine:
     return engine
 
 
-def generate(preset: Preset, prompts: list, sampling: Sampling | list[Sampling]) -> list[list[Completion]]:
-    """`get_engine(preset).generate(...)`, without building an engine for no prompts."""
-    return get_engine(preset).generate(prompts, sampling) if prompts else []
+def generate(
+    preset: Preset, prompts: Sequence[Prompt], sampling: Sampling | Sequence[Sampling], ids: Sequence[str] | None = None
+) -> list[list[Completion]]:
+    """`get_engine(preset).generate(...)` for the prompts that fit; no engine is built for no prompts.
+
+    Args:
+        preset: the model (its context and `max_prompt_tokens` bound each prompt).
+        prompts: rendered prompts (text or token ids).
+        sampling: one Sampling, or one per prompt.
+        ids: the row id of each prompt; its failures are recorded in `FAILED`.
+
+    Returns:
+        Per prompt, `n` completions; a prompt that was not answered gets empty
+        ones whose `finish_reason` says why (`prompt_too_long`, `generation_failed`).
+    """
+    samplings = per_prompt(sampling, len(prompts))
+    lengths = prompt_lengths(preset, prompts)
+    reasons: list[str | None] = [
+        PROMPT_TOO_LONG if limit is not None and length > limit else None
+        for length, limit in zip(lengths, (preset.prompt_limit(s.max_tokens) for s in samplings))
+    ]
+    sent = [i for i, reason in enumerate(reasons) if reason is None]
+    results: list[list[Completion]] = [[Completion("", 0, r)] * s.n for r, s in zip(reasons, samplings)]
+    if sent:
+        for i, out in zip(sent, _generate_each_on_failure(preset, [prompts[i] for i in sent], [samplings[i] for i in sent])):
+            if out is None:
+                reasons[i] = GENERATION_FAILED
+                out = [Completion("", 0, GENERATION_FAILED)] * samplings[i].n
+            results[i] = out
+    for i, reason in enumerate(reasons):
+        if reason is not None and ids is not None:
+            FAILED.setdefault(ids[i], reason)
+    return results
+
+
+def prompt_lengths(preset: Preset, prompts: Sequence[Prompt]) -> list[int]:
+    """Tokens of each prompt in the model's tokenizer (no special tokens added: prompts are rendered)."""
+    texts = [p for p in prompts if isinstance(p, str)]
+    counted = iter(tokenizer(preset)(texts, add_special_tokens=False)["input_ids"] if texts else [])
+    return [len(next(counted)) if isinstance(p, str) else len(p) for p in prompts]
+
+
+def _generate_each_on_failure(
+    preset: Preset, prompts: list[Prompt], samplings: list[Sampling]
+) -> list[list[Completion] | None]:
+    """The engine's completions; if the batch fails, each prompt alone (None for those that fail again).
+
+    When every prompt fails alone too, the engine itself is broken: the first error is raised.
+    """
+    engine = get_engine(preset)
+    try:
+        return engine.generate(prompts, samplings)
+    except Exception as err:  # noqa: BLE001 - any engine error: find the prompts that cause it
+        log.warning("a batch of %d prompts failed (%s); retrying them one at a time", len(prompts), err)
+        first = err
+    outs: list[list[Completion] | None] = []
+    for prompt, sampling in zip(prompts, samplings):
+        try:
+            outs.append(engine.generate([prompt], [sampling])[0])
+        except Exception as err:  # noqa: BLE001
+            log.warning("a prompt failed alone, its row is dropped: %s", err)
+            outs.append(None)
+    if all(out is None for out in outs):
+        raise first
+    return outs
 
 
 __all__ = [
@@ -89,6 +163,9 @@ __all__ = [
     "USAGE",
     "Completion",
     "Engine",
+    "FAILED",
+    "GENERATION_FAILED",
+    "PROMPT_TOO_LONG",
     "Sampling",
     "Usage",
     "close_engines",

@@ -55,18 +55,24 @@ def _on_gpu() -> bool:
 class VLLMEngine:
     """Wraps one `vllm.LLM`; build it through `engines.get_engine`, once per process."""
 
-    def __init__(self, model: str, revision: str | None, max_model_len: int, tensor_parallel_size: int = 1):
+    def __init__(self, model: str, revision: str | None, settings: dict):
+        """Load `model` with the engine `settings` (`Preset.settings()`: vLLM engine arguments by name).
+
+        On CPU the preset's GPU sizing (tensor parallelism) does not apply and
+        the dtype defaults to what the CPU computes natively.
+        """
         os.environ.setdefault("VLLM_CACHE_ROOT", str(cache_dir() / "vllm"))
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
         if _on_gpu():
-            kwargs = {"tensor_parallel_size": tensor_parallel_size, "dtype": "bfloat16"}
+            kwargs = {"dtype": "bfloat16", **settings}
         else:
-            kwargs = {**_configure_cpu(max_model_len), "dtype": _cpu_dtype()}
+            cpu = {k: v for k, v in settings.items() if k != "tensor_parallel_size"}
+            kwargs = {**_configure_cpu(settings.get("max_model_len") or 2048), "dtype": _cpu_dtype(), **cpu}
         if os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING", "1") != "0":
             start_reaper()  # engine processes must not outlive a SIGKILLed driver
         from vllm import LLM  # noqa: PLC0415 - heavy; loaded with the first engine
 
-        self.llm = LLM(model=model, revision=revision, max_model_len=max_model_len, seed=0, **kwargs)
+        self.llm = LLM(model=model, revision=revision, seed=0, **kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         self.info = EngineInfo(
             backend="vllm",

@@ -9,6 +9,7 @@ is copied so that every embedded model lives under one cache root.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import tempfile
@@ -109,3 +110,37 @@ def smollm2_path() -> Path:
 def minilm_path() -> Path:
     """Plain HF folder of all-MiniLM-L6-v2 (sentence embeddings), built on first use."""
     return _materialise("all-MiniLM-L6-v2", _build_minilm)
+
+
+def embedded_with_template(folder: str | Path, template: str | Path | None) -> Path:
+    """The embedded SmolLM2 weights as another model: a folder whose tokenizer has another chat template.
+
+    A CPU stand-in for a production model (another id, another template), or,
+    with `template=None`, for a base model without a chat template. The
+    weights are linked, not copied.
+
+    Args:
+        folder: where the model folder goes (created; rewritten if it exists).
+        template: a chat template: a `.jinja` file, a JSON file with `chat_template` (as in
+            ../shared/fixtures/chat_templates/), or None for none.
+
+    Returns:
+        The folder, for `--model` or a recipe's `model:`.
+
+    Example:
+        >>> embedded_with_template("second-model", "deepseek-ai__DeepSeek-R1-Distill-Qwen-32B.json")  # doctest: +SKIP
+    """
+    source, folder = smollm2_path(), Path(folder).absolute()
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in source.iterdir():
+        target = folder / path.name
+        target.unlink(missing_ok=True)
+        if path.name == "model.safetensors":
+            target.symlink_to(path)
+        elif path.name != "chat_template.jinja":
+            shutil.copyfile(path, target)
+    if template is not None:
+        text = Path(template).read_text()
+        jinja = text if str(template).endswith(".jinja") else json.loads(text)["chat_template"]
+        (folder / "chat_template.jinja").write_text(jinja)
+    return folder

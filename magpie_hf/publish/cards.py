@@ -52,6 +52,10 @@ def member(manifest: dict) -> dict:
         "engine": model["engine"],
         "license_note": MODEL_LICENSE_NOTES.get(model.get("license", ""), ""),
         "prefix": manifest.get("magpie_prefix") or "",
+        "models": [
+            {**used, "engine_text": ", ".join(f"{k}={v}" for k, v in used["engine"].items())}
+            for used in manifest.get("models", [])
+        ],
         "stages": stage_rows(manifest),
     }
 

@@ -13,7 +13,7 @@ from datasets import Dataset, concatenate_datasets
 from magpie_hf.core.chain import ChainError, check_chain
 from magpie_hf.core.pipeline import get_pipeline
 from magpie_hf.core.recipe import Recipe, RecipeError, RecipeSet
-from magpie_hf.models.presets import get_preset
+from magpie_hf.models.presets import Preset, complete, model_for
 from magpie_hf.models.vector_index import near_duplicates
 from magpie_hf.publish.export import argv, export_tables, manifest, run_tables
 from magpie_hf.run.executors.base import Executor
@@ -64,6 +64,22 @@ def check_recipe(recipe: Recipe, only: list[str] | None = None) -> None:
         check_chain(columns, entries, "source.columns" if recipe.source else None)
     except ChainError as err:
         raise RecipeError(f"{recipe.name}: {err}") from None
+    for entry in entries:
+        if entry.stage.check_model is not None and entry.stage.needs_model(entry.config):
+            try:
+                entry.stage.check_model(entry.config, complete(model_for(entry.config, recipe.preset())))
+            except (ValueError, OSError) as err:
+                raise RecipeError(f"{recipe.name}: stages.{entry.name}: {str(err).splitlines()[0]}") from None
+
+
+def models_used(recipe: Recipe) -> list[dict]:
+    """What each model the recipe's stages ran was, with its chat facts (stored or derived), once per model."""
+    used: dict[str, Preset] = {}
+    for entry in recipe.stage_entries():
+        if entry.stage.needs_model(entry.config):
+            model = complete(model_for(entry.config, recipe.preset()))
+            used.setdefault(model.model_id, model)
+    return [model.describe() for model in used.values()]
 
 
 def run_recipe(
@@ -88,7 +104,7 @@ def run_recipe(
     check_recipe(recipe, only)
     datasets.disable_progress_bars()  # the runner draws one bar per stage; source reads and merges stay quiet
     pipeline = get_pipeline(recipe.pipeline)
-    model = get_preset(recipe.model, recipe.engine)
+    model = recipe.preset()
     paths = recipe.paths()
     data, fp = input_rows(recipe, count)
     try:
@@ -102,6 +118,7 @@ def run_recipe(
         return run
     run.tables = run_tables(result, pipeline, recipe.outputs)
     run.info = manifest(recipe, model, result, len(data), argv())
+    run.info["models"] = models_used(recipe)
     if executor is not None:
         run.info["execution"] = executor.describe()
     analysis = pipeline.analysis(result, recipe) if pipeline.analysis else None
@@ -119,7 +136,7 @@ def run_recipe(
 def export_merged(recipe_set: RecipeSet, runs: list[RecipeRun]) -> list[tuple[Path, int | None]]:
     """One export over every member of a recipe set (e.g. all domains), each table with its `domain` column."""
     first = runs[0].recipe
-    model = get_preset(first.model)
+    model = first.preset()
     output = Path(recipe_set.output.format(model=model.name, name=recipe_set.name, domain="all"))
     names = [name for name in runs[0].tables if all(name in run.tables for run in runs)]
     merged = {name: concatenate_datasets([run.tables[name] for run in runs]) for name in names}

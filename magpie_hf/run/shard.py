@@ -9,8 +9,8 @@ from datasets import Dataset
 
 from magpie_hf.core.recipe import StageEntry
 from magpie_hf.core.stage import FILTER_REASON
-from magpie_hf.engines import USAGE
-from magpie_hf.models.presets import Preset
+from magpie_hf.engines import FAILED, USAGE
+from magpie_hf.models.presets import Preset, complete, model_for
 from magpie_hf.run import storage
 from magpie_hf.run.plan import ShardPlan, ShardSpec
 
@@ -34,7 +34,7 @@ def run_shard(data: Dataset, shard: ShardSpec, plan: ShardPlan, entry: StageEntr
     part = data.select(range(shard.start, shard.stop))
     staged = storage.staging_file(shard.path)
     out = part.map(
-        lambda batch: entry.stage.fn(batch, entry.config, model),
+        lambda batch: apply_stage(batch, entry, model),
         batched=True,
         batch_size=max(len(part), 1),
         remove_columns=part.column_names if entry.stage.explodes else None,
@@ -62,6 +62,26 @@ def run_shard(data: Dataset, shard: ShardSpec, plan: ShardPlan, entry: StageEntr
     return stats
 
 
+def apply_stage(batch: dict[str, list], entry: StageEntry, model: Preset) -> dict[str, list]:
+    """The stage's columns for a batch, run with its own model; rows whose prompt failed get its `filter_reason`."""
+    if not entry.stage.needs_model(entry.config):
+        return entry.stage.fn(batch, entry.config, model)
+    FAILED.clear()
+    out = entry.stage.fn(batch, entry.config, complete(model_for(entry.config, model)))
+    ids = out["id"] if entry.stage.explodes else batch["id"]
+    reasons = out.get(FILTER_REASON) or [None] * len(ids)
+    out[FILTER_REASON] = [failure(row_id) or reason for reason, row_id in zip(reasons, ids)]
+    return out
+
+
+def failure(row_id: str) -> str | None:
+    """Why the prompt of this row (or of the row it was made from) got no answer, if it did not."""
+    if row_id in FAILED:
+        return FAILED[row_id]
+    parent = row_id.rsplit("-", 1)[0]
+    return FAILED.get(parent) if parent != row_id else None
+
+
 def drop_counts(reasons: list[str | None]) -> dict[str, int]:
     """How many rows each filter reason dropped."""
     counts: dict[str, int] = {}
@@ -73,6 +93,6 @@ def drop_counts(reasons: list[str | None]) -> dict[str, int]:
 
 def empty_output(data: Dataset, entry: StageEntry, model: Preset) -> Dataset:
     """What a stage makes of no rows: its columns, empty (map would hand the input back unchanged)."""
-    added = entry.stage.fn({c: [] for c in data.column_names}, entry.config, model)
+    added = apply_stage({c: [] for c in data.column_names}, entry, model)
     kept = {} if entry.stage.explodes else {c: [] for c in data.column_names}
     return Dataset.from_dict({**kept, **added})

@@ -40,10 +40,14 @@ def ask(model: Preset, texts: list[str], ids: list[str], cfg: AskSampling, salt:
     """One reply per user message, through the model's chat template, in one engine call."""
     prompts = [model.chat_prompt(chat(cfg.system_prompt, t)) for t in texts]
     base = Sampling(
-        temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, stop_token_ids=model.stop_token_ids
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        max_tokens=cfg.max_tokens,
+        stop=model.stop,
+        stop_token_ids=model.stop_token_ids,
     )
     sampling = per_row_sampling(base, cfg.seed, ids, salt)
-    return [out[0].text.strip() for out in generate(model, prompts, sampling)]
+    return [out[0].text.strip() for out in generate(model, prompts, sampling, ids=ids)]
 
 
 def generation_config(model: Preset, template: str, sampling: Sampling) -> dict:

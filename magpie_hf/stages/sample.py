@@ -26,14 +26,14 @@ from pydantic import Field, field_validator
 from magpie_hf.core.seeds import per_row_sampling
 from magpie_hf.core.stage import StageConfig, fill, placeholders, stage
 from magpie_hf.engines import Sampling, generate
-from magpie_hf.models.presets import Preset, get_preset, known_preset
+from magpie_hf.models.presets import Preset, known_model
 from magpie_hf.stages.prompting import chat, generation_config, split_thinking
 
 STEP_BY_STEP = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{}."
 
 
 class SampleConfig(StageConfig):
-    """Which model (a preset; default the recipe's), how many completions, the prompt and the sampling."""
+    """Which model (a preset, Hub id or folder; default the recipe's), how many completions, the prompt, the sampling."""
 
     label: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     model: str | None = None
@@ -49,12 +49,7 @@ class SampleConfig(StageConfig):
     @field_validator("model")
     @classmethod
     def _known_model(cls, value: str | None) -> str | None:
-        return value if value is None else known_preset(value)
-
-
-def sampling_model(cfg: SampleConfig, model: Preset) -> Preset:
-    """The stage's own preset, run on the recipe's engine."""
-    return get_preset(cfg.model, engine=model.engine) if cfg.model else model
+        return value if value is None else known_model(value)
 
 
 def outputs(cfg: SampleConfig) -> list[str]:
@@ -63,20 +58,27 @@ def outputs(cfg: SampleConfig) -> list[str]:
 
 @stage("sample", config=SampleConfig, inputs=lambda c: ["id", *placeholders(c.prompt)], outputs=outputs)
 def sample(batch: dict[str, list], cfg: SampleConfig, model: Preset) -> dict[str, list]:
-    """`cfg.n` completions per row from a single request each; columns are prefixed with the label."""
-    preset = sampling_model(cfg, model)
+    """`cfg.n` completions per row from a single request each; columns are prefixed with the label.
+
+    `model` is the entry's own (`cfg.model`) when it names one: the runner resolves it.
+    """
     rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
-    prompts = [preset.chat_prompt(chat(cfg.system_prompt, fill(cfg.prompt, row))) for row in rows]
+    prompts = [model.chat_prompt(chat(cfg.system_prompt, fill(cfg.prompt, row))) for row in rows]
     base = Sampling(
-        n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, stop_token_ids=preset.stop_token_ids
+        n=cfg.n,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        max_tokens=cfg.max_tokens,
+        stop=model.stop,
+        stop_token_ids=model.stop_token_ids,
     )
     sampling = per_row_sampling(base, cfg.seed, batch["id"], salt=cfg.label)
-    outs = generate(preset, prompts, sampling)
-    template = preset.chat_prompt(chat(cfg.system_prompt, cfg.prompt)) if rows else cfg.prompt
+    outs = generate(model, prompts, sampling, ids=batch["id"])
+    template = model.chat_prompt(chat(cfg.system_prompt, cfg.prompt)) if rows else cfg.prompt
     text = split_thinking if cfg.strip_thinking else str
     return {
         cfg.label: [[text(c.text) for c in o] for o in outs],
         f"{cfg.label}_finish_reasons": [[c.finish_reason for c in o] for o in outs],
         f"{cfg.label}_tokens": [[c.num_tokens for c in o] for o in outs],
-        f"{cfg.label}_config": [generation_config(preset, template, s) for s in sampling],
+        f"{cfg.label}_config": [generation_config(model, template, s) for s in sampling],
     }

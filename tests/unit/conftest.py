@@ -8,7 +8,7 @@ import pytest
 
 from magpie_hf.engines import BACKENDS, USAGE, install_engine
 from magpie_hf.engines.fake import ScriptedEngine
-from magpie_hf.models.presets import Preset, get_preset
+from magpie_hf.models.presets import Preset, resolve_model
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def scripted(monkeypatch) -> tuple[Preset, ScriptedEngine]:
     """The embedded preset (its real chat template) on a fresh scripted engine: `engine.rules[...] = reply`."""
     engine = ScriptedEngine()
     monkeypatch.setitem(BACKENDS, "fake", lambda preset: engine)
-    preset = replace(get_preset("embedded"), engine="fake")
+    preset = replace(resolve_model("embedded"), engine="fake")
     install_engine(preset, engine)
     return preset, engine
 

@@ -5,6 +5,7 @@ here; `sample` and `grade` come from the stage library.
 """
 
 from magpie_hf.core.pipeline import Pipeline, Table, register_pipeline
+from magpie_hf.models.presets import complete
 from magpie_hf.pipelines.magpie_math import clean, instructions, preference, rewards  # noqa: F401  (registers)
 from magpie_hf.pipelines.magpie_math.command import MATH
 from magpie_hf.pipelines.magpie_math.tables import (
@@ -20,7 +21,7 @@ from magpie_hf.pipelines.magpie_math.tables import (
 def describe(recipe, model) -> dict:
     """The Magpie prefix the model continued, verbatim, for the manifest and the card."""
     entry = next((e for e in recipe.stage_entries() if e.stage.name == "instructions"), None)
-    return {"magpie_prefix": model.magpie_prefix(entry.config.system_prompt) if entry else None}
+    return {"magpie_prefix": complete(model).magpie_prefix(entry.config.system_prompt) if entry else None}
 
 
 PIPELINE = register_pipeline(

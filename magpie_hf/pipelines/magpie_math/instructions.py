@@ -32,6 +32,7 @@ class InstructionsConfig(AskSampling):
     inputs=("id",),
     outputs=("problem", "problem_tokens", "problem_finish_reason", "gen_input_configs"),
     version="2",
+    check_model=lambda cfg, model: model.magpie_prefix(cfg.system_prompt),  # a base model has no prefix
 )
 def generate_instructions(batch: dict[str, list], cfg: InstructionsConfig, model: Preset) -> dict[str, list]:
     """Feed only the chat prefix up to the user turn; the completion is the question.
@@ -48,7 +49,7 @@ def generate_instructions(batch: dict[str, list], cfg: InstructionsConfig, model
         stop_token_ids=model.stop_token_ids,
     )
     sampling = per_row_sampling(base, cfg.seed, batch["id"])
-    outputs = generate(model, [prefix] * len(sampling), sampling)
+    outputs = generate(model, [prefix] * len(sampling), sampling, ids=batch["id"])
     completions = [out[0] for out in outputs]
     return {
         "problem": [c.text.strip() for c in completions],

@@ -72,8 +72,8 @@ def verdict_prompt(prompt: str, reasoning: bool) -> str:
     return prompt + THINK_CLOSED if reasoning else prompt
 
 
-def judge_scores(conversations: list[list[dict]], cfg: RewardsConfig, model: Preset) -> list[float]:
-    """The generating LLM's P(Yes) for each (problem, solution), in one engine call."""
+def judge_scores(conversations: list[list[dict]], cfg: RewardsConfig, model: Preset, ids: list[str]) -> list[float]:
+    """The generating LLM's P(Yes) for each (problem, solution) of the rows `ids`, in one engine call."""
     prompts = [
         verdict_prompt(
             model.chat_prompt(
@@ -84,7 +84,7 @@ def judge_scores(conversations: list[list[dict]], cfg: RewardsConfig, model: Pre
         for c in conversations
     ]
     judge = Sampling(temperature=0.0, max_tokens=1, logprobs=cfg.top_logprobs)
-    outs = generate(model, prompts, judge)
+    outs = generate(model, prompts, judge, ids=ids)
     return [yes_probability(out[0].first_token_logprobs) for out in outs]
 
 
@@ -106,7 +106,7 @@ def score_candidates(batch: dict[str, list], cfg: RewardsConfig, model: Preset) 
         )
         name = f"reward_model:{cfg.reward_model}"
     else:
-        values, truncated = judge_scores(conversations, cfg, model), [False] * len(conversations)
+        values, truncated = judge_scores(conversations, cfg, model, [batch["id"][o] for o in owners]), [False] * len(conversations)
         name = f"judge:{model.name}"
     return {
         "candidate_scores": regroup(values, owners, rows),

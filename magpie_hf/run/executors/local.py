@@ -14,7 +14,7 @@ from typing import Callable
 from datasets import Dataset
 
 from magpie_hf.core.recipe import RecipeError, StageEntry, load_recipes
-from magpie_hf.models.presets import Preset, get_preset
+from magpie_hf.models.presets import Preset, resolve_model
 from magpie_hf.run.executors.base import Executor, OnShardDone
 from magpie_hf.run.plan import ShardPlan
 from magpie_hf.run.shard import run_shard
@@ -69,7 +69,8 @@ def worker_commands(recipe_path: str, gpus: int, model: str | None = None) -> st
         for e in recipe.stage_entries()
         if e.stage.needs_model(e.config)
     }
-    per_worker = max(get_preset(m).tensor_parallel_size for m in models or {recipe.model})
+    settings = recipe.preset().run_settings()
+    per_worker = max(resolve_model(m, **settings).settings()["tensor_parallel_size"] for m in models or {recipe.model})
     world = gpus // per_worker
     if world < 1:
         raise RecipeError(f"--gpus {gpus}: the recipe's models need {per_worker} GPUs per worker (tensor parallel)")

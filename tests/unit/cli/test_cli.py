@@ -48,7 +48,7 @@ def test_math_rejects_inconsistent_numbers(args, message):
 
 def test_math_unknown_model_exits_2(capsys):
     assert main(["math", "9", "1", "2", "1"]) == 2
-    assert "unknown model preset '9'" in capsys.readouterr().err
+    assert "unknown model '9'" in capsys.readouterr().err
 
 
 def test_help_in_japanese(capsys):

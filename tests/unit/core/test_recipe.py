@@ -116,7 +116,7 @@ def test_cli_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys):
 
 def test_cli_rejects_unknown_model_override(tmp_path, capsys):
     assert main(["run", str(write(tmp_path, GOOD)), "--model", "9", "--output", str(tmp_path / "o")]) == 2
-    assert "unknown model preset '9'" in capsys.readouterr().err
+    assert "unknown model '9'" in capsys.readouterr().err
 
 
 def test_set_overrides_nested_keys_and_names_bad_paths(tmp_path):
@@ -127,3 +127,52 @@ def test_set_overrides_nested_keys_and_names_bad_paths(tmp_path):
         load_recipe(path, ["stages.3.max_tokens=12"])
     with pytest.raises(RecipeError, match="expected KEY=VALUE"):
         load_recipe(path, ["seed"])
+
+
+def test_the_engine_block_sets_vllm_arguments_over_the_preset_defaults(tmp_path):
+    block = GOOD + "model: 2\nengine:\n  gpu_memory_utilization: 0.95\n  max_model_len: 16384\n"
+    recipe = load_recipe(write(tmp_path, block), sets=["engine.enable_prefix_caching=true"])
+    settings = recipe.preset().settings()
+    assert settings == {
+        "tensor_parallel_size": 4,  # the preset's default stays
+        "max_model_len": 16384,
+        "gpu_memory_utilization": 0.95,
+        "enable_prefix_caching": True,
+    }
+    assert load_recipe(write(tmp_path, GOOD + "engine: transformers\n")).preset().engine == "transformers"
+    assert load_recipe(write(tmp_path, block), engine="transformers").engine.gpu_memory_utilization == 0.95
+
+
+@pytest.mark.parametrize(
+    "engine, message",
+    [
+        ("  gpu_memory_utilization: 1.5", "engine.gpu_memory_utilization: Input should be less than or equal to 1"),
+        ("  tensor_parallel: 2", "engine.tensor_parallel: unknown key; allowed: backend, tensor_parallel_size,"),
+        ("  dtype: fp8", "engine.dtype: Input should be 'auto', 'half'"),
+        ("  backend: llamacpp", "engine.backend: unknown engine 'llamacpp'; allowed: vllm, transformers"),
+    ],
+)
+def test_a_bad_engine_setting_is_one_line_naming_it(tmp_path, capsys, engine, message):
+    path = write(tmp_path, GOOD + "engine:\n" + engine + "\n")
+    with pytest.raises(RecipeError, match=message.replace("(", r"\(")):
+        load_recipe(path)
+    assert main(["run", str(path), "--count", "1"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_engine_arg_on_the_cli_reaches_the_recipe(tmp_path, capsys):
+    path = write(tmp_path, GOOD)
+    assert main(["run", str(path), "--engine-arg", "gpu_memory_utilization=7", "--count", "1"]) == 2
+    assert "engine.gpu_memory_utilization" in capsys.readouterr().err
+
+
+def test_magpie_generation_refuses_a_base_model_before_anything_runs(tmp_path, capsys):
+    from magpie_hf.models.carriers import embedded_with_template
+
+    base = embedded_with_template(tmp_path / "base-model", None)
+    path = write(tmp_path, GOOD)
+    assert main(["run", str(path), "--model", str(base), "--count", "1", "--run-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "stages.instructions: model 'base-model' has no chat template (a base model)" in err
+    assert not (tmp_path / "r").exists()
