@@ -50,3 +50,20 @@ def hf_engine() -> object:
     from magpie_hf.engines import get_engine
 
     return get_engine(resolve_model("embedded", engine="transformers"))
+
+
+FIXTURES = HERE.parents[1] / "shared" / "fixtures" / "chat_templates"
+
+
+@pytest.fixture(scope="session")
+def second_model(tmp_path_factory) -> Path:
+    """A "second model" folder: the embedded weights with DeepSeek-R1-Distill-Qwen's chat template.
+
+    Another model id, a reasoning template that opens `<think>`, and turn
+    markers that are plain text in this tokenizer: the production code paths
+    (derived prefix and stops, engine switching) on CPU.
+    """
+    from magpie_hf.models.carriers import embedded_with_template
+
+    template = FIXTURES / "deepseek-ai__DeepSeek-R1-Distill-Qwen-32B.json"
+    return embedded_with_template(tmp_path_factory.mktemp("models") / "second-model", template)

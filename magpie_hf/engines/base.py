@@ -20,6 +20,7 @@ class Sampling:
     stop_token_ids: tuple[int, ...] = ()
     seed: int | None = None
     logprobs: int = 0  # >0: return that many top alternatives of the first generated token
+    logprob_token_ids: tuple[int, ...] = ()  # also these tokens' logprobs at the first position, ranked or not
 
     def to_dict(self) -> dict:
         return asdict(self)

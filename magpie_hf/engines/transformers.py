@@ -76,10 +76,17 @@ class TransformersEngine:
         new = out.sequences[:, enc["input_ids"].shape[1] :].tolist()
         completions = [self._completion(tokens, eos, s) for tokens in new]
         if s.logprobs:
-            top = torch.log_softmax(out.scores[0].float(), dim=-1).topk(s.logprobs)
+            first = torch.log_softmax(out.scores[0].float(), dim=-1)
+            top = first.topk(s.logprobs)
+            asked = torch.tensor(s.logprob_token_ids, dtype=torch.long)
             completions = [
-                replace(c, first_token_logprobs=dict(zip(self.tokenizer.batch_decode(ids[:, None]), vals.tolist())))
-                for c, vals, ids in zip(completions, top.values, top.indices)
+                replace(
+                    c,
+                    first_token_logprobs=dict(
+                        zip(self.tokenizer.batch_decode(torch.cat([ids, asked])[:, None]), [*vals.tolist(), *row[asked].tolist()])
+                    ),
+                )
+                for c, vals, ids, row in zip(completions, top.values, top.indices, first)
             ]
         return [completions[i * s.n : (i + 1) * s.n] for i in range(len(ids))]
 

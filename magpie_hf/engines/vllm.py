@@ -109,7 +109,7 @@ class VLLMEngine:
                 stop=list(s.stop) or None,
                 stop_token_ids=list(s.stop_token_ids) or None,
                 seed=s.seed,
-                logprobs=s.logprobs or None,
+                **_logprob_args(s),
             )
             for s in per_prompt(sampling, len(prompts))
         ]
@@ -130,6 +130,15 @@ class VLLMEngine:
             USAGE.add(len(ids), sum(c.num_tokens for c in completions))
             results.append(completions)
         return results
+
+
+def _logprob_args(s: Sampling) -> dict:
+    """The asked tokens' logprobs (`logprob_token_ids`, vLLM 0.32+), else the top `logprobs` alternatives."""
+    from vllm import SamplingParams  # noqa: PLC0415
+
+    if s.logprob_token_ids and "logprob_token_ids" in SamplingParams.__struct_fields__:
+        return {"logprobs": len(s.logprob_token_ids), "logprob_token_ids": list(s.logprob_token_ids)}
+    return {"logprobs": s.logprobs or None}
 
 
 def _first_logprobs(logprobs) -> dict[str, float]:

@@ -21,6 +21,7 @@ def test_wheel_carries_recipes_and_cards_and_finds_them_when_installed(tmp_path)
     for card in ("magpie_math", "critique", "forum", "generic"):
         assert f"magpie_hf/_data/cards/{card}.md" in names
     assert "magpie_hf/_data/recipes/openmathreasoning/sample_threads.jsonl" in names
+    assert "magpie_hf/models/presets.yaml" in names  # the preset table is package data
     assert not [n for n in names if n.startswith(("tests/", "bench/")) or "/tests/" in n]
     installed = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(installed)

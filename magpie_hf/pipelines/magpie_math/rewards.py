@@ -20,7 +20,7 @@ from pydantic import Field
 
 from magpie_hf.core.stage import StageConfig, stage
 from magpie_hf.engines import Sampling, generate
-from magpie_hf.models.presets import Preset
+from magpie_hf.models.presets import Preset, tokenizer
 from magpie_hf.models.reward_model import (
     DEFAULT_REWARD_MODEL,
     candidate_conversations,
@@ -72,6 +72,13 @@ def verdict_prompt(prompt: str, reasoning: bool) -> str:
     return prompt + THINK_CLOSED if reasoning else prompt
 
 
+def verdict_ids(model: Preset) -> tuple[int, ...]:
+    """Ids of the one-token spellings of Yes and No, whose logprobs the judge asks for even outside the top ones."""
+    words = ("Yes", " Yes", "yes", " yes", "No", " No", "no", " no")
+    encoded = [tokenizer(model).encode(w, add_special_tokens=False) for w in words]
+    return tuple(dict.fromkeys(ids[0] for ids in encoded if len(ids) == 1))
+
+
 def judge_scores(conversations: list[list[dict]], cfg: RewardsConfig, model: Preset, ids: list[str]) -> list[float]:
     """The generating LLM's P(Yes) for each (problem, solution) of the rows `ids`, in one engine call."""
     prompts = [
@@ -83,7 +90,7 @@ def judge_scores(conversations: list[list[dict]], cfg: RewardsConfig, model: Pre
         )
         for c in conversations
     ]
-    judge = Sampling(temperature=0.0, max_tokens=1, logprobs=cfg.top_logprobs)
+    judge = Sampling(temperature=0.0, max_tokens=1, logprobs=cfg.top_logprobs, logprob_token_ids=verdict_ids(model))
     outs = generate(model, prompts, judge, ids=ids)
     return [yes_probability(out[0].first_token_logprobs) for out in outs]
 

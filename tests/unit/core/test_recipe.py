@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from magpie_hf.cli.main import main
-from magpie_hf.core.recipe import RecipeError, load_recipe, load_recipes
+from magpie_hf.core.recipe import RecipeError, load_recipe, load_recipes, read_recipe_data
 
 GOOD = """
 name: toy
@@ -176,3 +176,14 @@ def test_magpie_generation_refuses_a_base_model_before_anything_runs(tmp_path, c
     assert len(err.splitlines()) == 1
     assert "stages.instructions: model 'base-model' has no chat template (a base model)" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_the_seeds_models_are_the_production_defaults():
+    from magpie_hf.core.resources import find_recipe
+
+    critique = load_recipe(find_recipe("cft/critique"))
+    assert [e.config.model for e in critique.stage_entries()[:2]] == ["qwen2.5-math-7b", "qwen3-4b-base"]
+    for mode, solver in (("full-qwq", "qwq-32b"), ("full-r1", "deepseek-r1")):
+        assert load_recipe(find_recipe("openmathreasoning/problems"), mode=mode).model == "qwen2.5-32b-instruct"
+        solutions = read_recipe_data(find_recipe("openmathreasoning/solutions"))["modes"][mode]  # reads their output
+        assert solutions["model"] == solver and "qwen2.5-32b-instruct_forum_problems" in solutions["source.path"]
