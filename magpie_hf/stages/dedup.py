@@ -50,12 +50,13 @@ def dedup(batch: dict[str, list], cfg: DedupConfig, model) -> dict[str, list]:
     reasons = [None if o < 0 else "exact_duplicate" for o in owner]
     distance = [float("nan") if o < 0 else 0.0 for o in owner]
     unique = [i for i in range(n) if owner[i] < 0]
-    vectors = np.asarray([batch["embedding"][i] for i in unique], dtype=np.float32).reshape(len(unique), -1)
-    found = near_duplicates(vectors, cfg.near_duplicate_distance, cfg.neighbors)
-    for j, i in enumerate(unique):
-        distance[i] = float(found.min_neighbor_distance[j])
-        if found.duplicate_of[j] >= 0:
-            owner[i], reasons[i] = unique[found.duplicate_of[j]], "near_duplicate"
+    if unique:  # none when every row before this stage was dropped
+        vectors = np.asarray([batch["embedding"][i] for i in unique], dtype=np.float32).reshape(len(unique), -1)
+        found = near_duplicates(vectors, cfg.near_duplicate_distance, cfg.neighbors)
+        for j, i in enumerate(unique):
+            distance[i] = float(found.min_neighbor_distance[j])
+            if found.duplicate_of[j] >= 0:
+                owner[i], reasons[i] = unique[found.duplicate_of[j]], "near_duplicate"
     roots = [i if owner[i] < 0 else owner[i] for i in range(n)]
     roots = [r if owner[r] < 0 else owner[r] for r in roots]  # an exact copy of a near duplicate joins its group
     groups = np.bincount(roots, minlength=n) if n else []

@@ -55,6 +55,8 @@ def test_clean_drops_by_reason_and_keeps_multiline_problems(embedded):
     assert found["duplicate_of"] == [None, None, "b", "b"] and found["repeat_count"] == [1, 3, 3, 3]
     assert 0 <= found["min_neighbor_distance"][1] < 0.1 and found["min_neighbor_distance"][2] == 0.0
     assert found["min_neighbor_distance"][0] > 0.1
+    nothing = dedup({"id": [], "problem": [], "embedding": []}, DedupConfig(), embedded)  # every row dropped before
+    assert nothing == {"min_neighbor_distance": [], "repeat_count": [], "duplicate_of": [], "filter_reason": []}
 
 
 def test_reward_pairs_never_choose_equal_text_or_tied_scores(embedded):
