@@ -60,6 +60,7 @@ bench: install
 	$(BIN)/python bench/engine_overhead.py
 	$(BIN)/python bench/scoring.py
 	$(BIN)/python bench/grading.py
+	$(BIN)/python bench/engine_switch.py
 
 clean:
 	rm -rf runs data
