@@ -63,3 +63,14 @@ def test_transformers_stop_strings_and_n(hf_engine):
     for c in out[0]:
         assert "5" not in c.text
         assert c.finish_reason in {"stop", "length"}
+
+
+def test_the_engine_block_names_real_vllm_engine_arguments():
+    import dataclasses
+
+    from vllm.engine.arg_utils import EngineArgs
+
+    from magpie_hf.engines.settings import EngineSettings
+
+    names = {f.name for f in dataclasses.fields(EngineArgs)}
+    assert set(EngineSettings.model_fields) - {"backend"} <= names
