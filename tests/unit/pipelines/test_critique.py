@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from magpie_hf.math.rewards import critique_reward, parse_conclusion
@@ -134,15 +136,18 @@ def test_source_reads_shared_training_problems_and_names_missing_paths(tmp_path)
         load_recipe(recipe)
 
 
-def test_worker_commands_give_each_worker_its_own_gpus():
+def test_worker_commands_give_each_worker_its_own_gpus(tmp_path):
     from magpie_hf.run.executors.local import worker_commands
 
-    lines = worker_commands("recipes/cft/critique.yaml", 8).splitlines()
+    single = worker_commands("recipes/cft/critique.yaml", 8).splitlines()
+    assert [line.split()[0] for line in single[1:9]] == [f"CUDA_VISIBLE_DEVICES={g}" for g in range(8)]
+    assert "--rank 0 --world-size 8" in single[1]
+    recipe = tmp_path / "tp4.yaml"
+    recipe.write_text(Path("recipes/cft/critique.yaml").read_text() + "engine: {tensor_parallel_size: 4}\n")
+    lines = worker_commands(str(recipe), 8).splitlines()
     assert "CUDA_VISIBLE_DEVICES=0,1,2,3 " in lines[1] and "--rank 0 --world-size 2" in lines[1]
     assert "CUDA_VISIBLE_DEVICES=4,5,6,7 " in lines[2] and lines[2].endswith("&")
     assert lines[-2] == "wait" and "--rank" not in lines[-1]
-    demo = worker_commands("recipes/cft/demo.yaml", 3).splitlines()
-    assert [line.split()[0] for line in demo[1:4]] == [f"CUDA_VISIBLE_DEVICES={g}" for g in range(3)]
 
 
 def test_critique_export_has_verl_field_types(tmp_path, embedded):
