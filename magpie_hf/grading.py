@@ -3,6 +3,14 @@
 They live in `magpie_hf.math.grading`; this module re-exports them.
 """
 
-from magpie_hf.math.grading import Verdict, extract_answer, grade_many, grade_rows, is_equivalent, majority_answer
+from magpie_hf.math.grading import (
+    Verdict,
+    extract_answer,
+    grade_many,
+    grade_rows,
+    is_equivalent,
+    majority_answer,
+    restates_question,
+)
 
-__all__ = ["Verdict", "extract_answer", "grade_many", "grade_rows", "is_equivalent", "majority_answer"]
+__all__ = ["Verdict", "extract_answer", "grade_many", "grade_rows", "is_equivalent", "majority_answer", "restates_question"]

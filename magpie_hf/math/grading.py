@@ -33,11 +33,12 @@ class Verdict(str, Enum):
     INCORRECT = "incorrect"
     UNPARSEABLE = "unparseable"
     TIMEOUT = "timeout"
+    RESTATED = "restated_question"  # equal to the reference only because it repeats the question's expression
 
     @property
     def correct(self) -> bool | None:
         """True / False when math-verify decided, None when it could not (unparseable, timeout)."""
-        return {Verdict.CORRECT: True, Verdict.INCORRECT: False}.get(self)
+        return {Verdict.CORRECT: True, Verdict.INCORRECT: False, Verdict.RESTATED: False}.get(self)
 
 
 def last_boxed(text: str) -> str | None:
@@ -192,11 +193,60 @@ def _compare_chunk(chunk: list[tuple[str, str]], timeout: float) -> list[Verdict
 
 
 def grade_rows(
-    references: list[str | None], answers: list[list[str | None]], timeout: float = 5.0, workers: int | None = None
+    references: list[str | None],
+    answers: list[list[str | None]],
+    timeout: float = 5.0,
+    workers: int | None = None,
+    questions: list[str | None] | None = None,
 ) -> list[list[Verdict]]:
-    """Verdicts for every answer of every row against that row's reference, in one parallel call."""
+    """Verdicts for every answer of every row against that row's reference, in one parallel call.
+
+    With `questions`, an answer math-verify finds equal only because it restates
+    its row's question (see `restates_question`) gets `Verdict.RESTATED`.
+    """
     flat = iter(grade_many([(ref, a) for ref, row in zip(references, answers) for a in row], timeout, workers))
-    return [[next(flat) for _ in row] for row in answers]
+    verdicts = [[next(flat) for _ in row] for row in answers]
+    for r, row in enumerate(verdicts):
+        for k, verdict in enumerate(row):
+            if verdict is Verdict.CORRECT and questions and restates_question(questions[r], answers[r][k], references[r]):
+                row[k] = Verdict.RESTATED
+    return verdicts
+
+
+_LATEX_NOISE = re.compile(r"\\left|\\right|\\displaystyle|\\[,;:!]|\$|\s")
+_SIMPLE_FRACTION = re.compile(r"\\frac\{(\w+)\}\{(\w+)\}|\\frac(\w)(\w)")
+_PLAIN_VALUE = re.compile(r"[-+]?(\d+(\.\d+)?(/\d+)?|[A-Za-z])")
+
+
+def _canonical(text: str) -> str:
+    """LaTeX spelled one way: no spacing, `$`, `\\left`/`\\right` or braces; `\\frac{a}{b}` as `a/b`."""
+    text = _LATEX_NOISE.sub("", text).replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    text = _SIMPLE_FRACTION.sub(lambda m: "/".join(g for g in m.groups() if g is not None), text)
+    return text.replace("{", "").replace("}", "")
+
+
+def restates_question(question: str | None, answer: str | None, reference: str | None) -> bool:
+    """Whether `answer` merely repeats an expression of `question` instead of the reference's value.
+
+    math-verify evaluates both sides, so `\\sqrt[4]{12960000}` "equals" a
+    reference of 60 when the question asks for exactly that root. Such an
+    answer restates the question when its canonical form occurs in the
+    question's, it is not the reference as written, it is more than a plain
+    number or letter, and the reference itself is not among the question's
+    expressions (as in "which is larger, 3/4 or 2/3?").
+
+    Example:
+        >>> restates_question("Compute $\\sqrt[4]{12960000}$.", "\\sqrt[4]{12960000}", "60")
+        True
+        >>> restates_question("Which is larger, $\\frac{3}{4}$ or $\\frac{2}{3}$?", "\\frac34", "3/4")
+        False
+    """
+    if not question or not answer or not reference:
+        return False
+    said, asked, expected = _canonical(answer), _canonical(question), _canonical(reference)
+    if not said or said == expected or _PLAIN_VALUE.fullmatch(said) or said not in asked:
+        return False
+    return re.search(rf"(?<![\w.]){re.escape(expected)}(?![\w.])", asked) is None
 
 
 def is_equivalent(gold: str, predicted: str, timeout: float = 5.0) -> bool | None:

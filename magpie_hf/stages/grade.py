@@ -6,13 +6,16 @@ graded columns together), when it has at least `min_majority_votes` votes and
 `min_majority_share` of the answered ones; `answer_or_majority` takes the
 reference where the row has one, else the majority. math-verify decides; with
 `llm_judge: true` the model is asked where math-verify cannot (no parseable
-answer, or a timeout). Each verdict records who decided.
+answer, or a timeout). Each verdict records who decided. An answer that
+math-verify finds equal only because it repeats the question's own expression
+(`\\sqrt[4]{12960000}` for a question asking for it) is `restated_question`,
+not correct.
 
-Input columns: `id`, each of `columns` (lists of completions), and
-`answer_column` unless `reference: majority`.
+Input columns: `id`, each of `columns` (lists of completions), `question_column`
+unless null, and `answer_column` unless `reference: majority`.
 Output columns, per graded column `<c>`:
     <c>_answers: list[str | None], the extracted final answers.
-    <c>_verdicts: list[str], correct / incorrect / unparseable / timeout.
+    <c>_verdicts: list[str], correct / incorrect / restated_question / unparseable / timeout.
     <c>_correct: list[bool | None], None where nothing could decide.
     <c>_judged_by: list[str], math_verify / llm / none.
 and `reference_answer`, `reference_source` (reference / majority / None),
@@ -47,6 +50,7 @@ class GradeConfig(AskSampling):
     columns: list[str] = Field(min_length=1)
     reference: Literal["answer", "majority", "answer_or_majority"] = "answer_or_majority"
     answer_column: str = "answer"
+    question_column: str | None = "problem"  # answers that restate it are not correct; null: no such check
     min_majority_votes: int = Field(default=2, ge=1)
     min_majority_share: float = Field(default=0.5, gt=0, le=1)
     timeout: float = Field(default=5.0, gt=0)
@@ -57,7 +61,8 @@ class GradeConfig(AskSampling):
 
 
 def inputs(cfg: GradeConfig) -> list[str]:
-    return ["id", *cfg.columns, *([cfg.answer_column] if cfg.reference != "majority" else [])]
+    question = [cfg.question_column] if cfg.question_column else []
+    return ["id", *cfg.columns, *question, *([cfg.answer_column] if cfg.reference != "majority" else [])]
 
 
 def outputs(cfg: GradeConfig) -> list[str]:
@@ -100,7 +105,8 @@ def grade(batch: dict[str, list], cfg: GradeConfig, model: Preset) -> dict[str, 
         "grading_timeouts": [0] * rows,
     }
     for c in cfg.columns:
-        verdicts = grade_rows([r[0] for r in references], answers[c], cfg.timeout, workers=cfg.workers)
+        questions = batch[cfg.question_column] if cfg.question_column else None
+        verdicts = grade_rows([r[0] for r in references], answers[c], cfg.timeout, cfg.workers, questions)
         correct = [[v.correct if ref[0] else None for v in row] for row, ref in zip(verdicts, references)]
         judged = [["math_verify" if ok is not None else "none" for ok in row] for row in correct]
         if cfg.llm_judge:

@@ -98,6 +98,7 @@ def test_grade_uses_reference_then_majority(embedded):
             ["\\boxed{7}", "\\boxed{7.0}", "\\boxed{8}"],
         ],
         "answer": [None, "5", None],
+        "problem": ["Half of one?", "What is 2 + 3?", "What is 14 / 2?"],
     }
     out = grade(batch, GradeConfig(columns=["candidates"]), embedded)
     assert out["reference_source"] == ["majority", "reference", "majority"]
@@ -105,7 +106,7 @@ def test_grade_uses_reference_then_majority(embedded):
     assert out["majority_votes"][0] == 2
     assert out["candidates_answers"][1] == ["4", "5", None]
     majority = GradeConfig(columns=["candidates"], reference="majority")
-    no_majority = grade({"id": ["x"], "candidates": [["\\boxed{1}", "\\boxed{2}"]]}, majority, embedded)
+    no_majority = grade({"id": ["x"], "problem": ["?"], "candidates": [["\\boxed{1}", "\\boxed{2}"]]}, majority, embedded)
     assert no_majority["reference_source"] == [None] and no_majority["candidates_correct"] == [[None, None]]
     reference_only = grade(batch, GradeConfig(columns=["candidates"], reference="answer"), embedded)
     assert reference_only["reference_source"] == [None, "reference", None]

@@ -13,6 +13,7 @@ def test_judge_uses_math_verify_first_and_the_llm_only_when_undecided(scripted):
     engine.default = "No"
     batch = {
         "id": ["q1", "q2"],
+        "problem": ["What is 4! ?", "What is 2 + 3?"],
         "answer": ["24", None],
         "solver": [
             ["so \\boxed{24}", "\\boxed{25}", "I think it is twenty-four."],
@@ -28,17 +29,41 @@ def test_judge_uses_math_verify_first_and_the_llm_only_when_undecided(scripted):
 
 
 def test_several_columns_share_one_reference_and_count_timeouts(embedded):
-    batch = {"id": ["p"], "answer": ["3/4"], "a": [["\\boxed{0.75}", "x"]], "b": [["\\boxed{3/4}", "\\boxed{1}"]]}
+    batch = {
+        "id": ["p"],
+        "problem": ["What is 3 divided by 4?"],
+        "answer": ["3/4"],
+        "a": [["\\boxed{0.75}", "x"]],
+        "b": [["\\boxed{3/4}", "\\boxed{1}"]],
+    }
     out = grade(batch, GradeConfig(columns=["a", "b"], reference="answer"), embedded)
     assert out["a_correct"] == [[True, None]] and out["b_correct"] == [[True, False]]
     assert out["a_verdicts"] == [["correct", "unparseable"]] and out["grading_timeouts"] == [0]
 
 
 @pytest.mark.parametrize(
-    "reference, inputs", [("answer", ("id", "a", "answer")), ("majority", ("id", "a")), ("answer_or_majority", ("id", "a", "answer"))]
+    "reference, inputs",
+    [
+        ("answer", ("id", "a", "problem", "answer")),
+        ("majority", ("id", "a", "problem")),
+        ("answer_or_majority", ("id", "a", "problem", "answer")),
+    ],
 )
 def test_declared_columns(reference, inputs):
     cfg = GradeConfig(columns=["a"], reference=reference)
     assert grade.stage.input_columns(cfg) == inputs
     assert "a_correct" in grade.stage.output_columns(cfg) and not grade.stage.needs_model(cfg)
     assert grade.stage.needs_model(cfg.model_copy(update={"llm_judge": True}))
+
+
+def test_an_answer_restating_the_question_is_graded_wrong(embedded):
+    batch = {
+        "id": ["p"],
+        "problem": ["Compute $\\sqrt[4]{12960000}$."],
+        "answer": ["60"],
+        "a": [["So it is \\boxed{\\sqrt[4]{12960000}}", "\\boxed{60}"]],
+    }
+    out = grade(batch, GradeConfig(columns=["a"], reference="answer"), embedded)
+    assert out["a_verdicts"] == [["restated_question", "correct"]] and out["a_correct"] == [[False, True]]
+    unchecked = grade(batch, GradeConfig(columns=["a"], reference="answer", question_column=None), embedded)
+    assert unchecked["a_correct"] == [[True, True]]
