@@ -226,9 +226,9 @@ def _canonical(text: str) -> str:
 
 
 def restates_question(question: str | None, answer: str | None, reference: str | None) -> bool:
-    """Whether `answer` merely repeats an expression of `question` instead of the reference's value.
+    r"""Whether `answer` merely repeats an expression of `question` instead of the reference's value.
 
-    math-verify evaluates both sides, so `\\sqrt[4]{12960000}` "equals" a
+    math-verify evaluates both sides, so `\sqrt[4]{12960000}` "equals" a
     reference of 60 when the question asks for exactly that root. Such an
     answer restates the question when its canonical form occurs in the
     question's, it is not the reference as written, it is more than a plain
