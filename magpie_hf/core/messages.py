@@ -28,7 +28,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "a vLLM engine setting over the recipe's engine: block, e.g. gpu_memory_utilization=0.95 (repeatable)",
         "ja": "レシピの engine: ブロックを上書きする vLLM の設定 (例: gpu_memory_utilization=0.95、複数指定可)",
     },
-    "engine": {"en": "generation backend (default: vllm)", "ja": "生成バックエンド (既定: vllm)"},
+    "engine": {
+        "en": "generation backend: vllm (default), transformers, or openai (an API server: --engine-arg base_url=...)",
+        "ja": "生成バックエンド: vllm (既定)、transformers、openai (API サーバー: --engine-arg base_url=...)",
+    },
     "scale": {
         "en": "multiply the recipe's count (rounded to 10, at least 10)",
         "ja": "レシピの問題数に掛ける倍率 (10 単位に丸め、最小 10)",

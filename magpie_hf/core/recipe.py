@@ -365,10 +365,10 @@ def load_recipe(
     """
     path = Path(path)
     data = read_recipe_data(path)
-    _apply_mode(data, path, mode)
     if isinstance(data.get("engine", {}), str):  # `engine: vllm` is the backend alone
         data["engine"] = {"backend": data["engine"]}
-    data.setdefault("engine", {})
+    data.setdefault("engine", {})  # so that modes and --set reach engine.<key>
+    _apply_mode(data, path, mode)
     backend = overrides.pop("engine", None)
     if backend is not None:
         data["engine"]["backend"] = backend

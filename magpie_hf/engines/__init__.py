@@ -40,7 +40,20 @@ def _transformers(preset: Preset) -> Engine:
     return TransformersEngine(preset.model_path(), preset.revision)
 
 
-BACKENDS: dict[str, Callable[[Preset], Engine]] = {"vllm": _vllm, "transformers": _transformers}
+def _openai(preset: Preset) -> Engine:
+    from magpie_hf.engines.api import DEFAULT_CONCURRENCY, OpenAIEngine, api_key  # httpx: on first use
+
+    settings, tok = preset.settings(), tokenizer(preset)
+    return OpenAIEngine(
+        settings["base_url"],
+        settings.get("model") or preset.model_path(),
+        api_key(settings.get("api_key_env")),
+        settings.get("max_concurrency") or DEFAULT_CONCURRENCY,
+        count_tokens=lambda text: len(tok.encode(text, add_special_tokens=False)),
+    )
+
+
+BACKENDS: dict[str, Callable[[Preset], Engine]] = {"vllm": _vllm, "transformers": _transformers, "openai": _openai}
 
 _ENGINES: dict[tuple[str, str], tuple[int, Engine]] = {}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, Sequence
 
-Prompt = str | list[int]
+Prompt = str | list[int]  # rendered text (`models.chat_format.ChatPrompt` where it came from messages) or token ids
 
 
 @dataclass(frozen=True)

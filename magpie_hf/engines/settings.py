@@ -1,8 +1,11 @@
-"""A recipe's `engine:` block: the backend and the vLLM engine arguments a user may set.
+"""A recipe's `engine:` block: the backend, the vLLM engine arguments a user may set, or an API endpoint.
 
-Each field is named as in `vllm.EngineArgs` (a test holds them to it); unset
-fields keep the preset's defaults (`tensor_parallel_size`, `max_model_len`) or
-vLLM's. A plain string is the backend alone (`engine: vllm`).
+The vLLM fields are named as in `vllm.EngineArgs` (a test holds them to it);
+unset fields keep the preset's defaults (`tensor_parallel_size`,
+`max_model_len`) or vLLM's. A plain string is the backend alone (`engine: vllm`).
+`backend: openai` sends the requests to an OpenAI-compatible server instead
+(`base_url`, the key's environment variable, the served model's name and how
+many requests run at once).
 
 Example:
     engine:
@@ -10,6 +13,13 @@ Example:
       tensor_parallel_size: 4
       gpu_memory_utilization: 0.95
       max_model_len: 16384
+
+    engine:
+      backend: openai
+      base_url: https://integrate.api.nvidia.com/v1
+      api_key_env: NVIDIA_API_KEY
+      model: qwen/qwen2.5-7b-instruct
+      max_concurrency: 32
 """
 
 from __future__ import annotations
@@ -19,8 +29,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
+API_FIELDS = ("base_url", "api_key_env", "model", "max_concurrency")
+
+
 class EngineSettings(BaseModel):
-    """The backend (a name in `magpie_hf.engines.BACKENDS`) and vLLM engine arguments."""
+    """The backend (a name in `magpie_hf.engines.BACKENDS`), vLLM engine arguments, or an API endpoint."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -32,6 +45,10 @@ class EngineSettings(BaseModel):
     quantization: str | None = None
     enable_prefix_caching: bool | None = None
     max_num_seqs: int | None = Field(default=None, ge=1)
+    base_url: str | None = None  # backend openai: e.g. http://127.0.0.1:8000/v1
+    api_key_env: str | None = None  # backend openai: the environment variable holding the key; none: no key sent
+    model: str | None = None  # backend openai: the served model's name; default: the preset's model id or folder
+    max_concurrency: int | None = Field(default=None, ge=1)  # backend openai: requests in flight (default 16)
 
     @model_validator(mode="before")
     @classmethod
@@ -46,6 +63,15 @@ class EngineSettings(BaseModel):
         if value not in BACKENDS:
             raise ValueError(f"unknown engine '{value}'; allowed: {', '.join(BACKENDS)}")
         return value
+
+    @model_validator(mode="after")
+    def _api_fields_with_the_api_backend(self) -> "EngineSettings":
+        given = [k for k in API_FIELDS if getattr(self, k) is not None]
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError("backend openai needs base_url, e.g. base_url: http://127.0.0.1:8000/v1")
+        if self.backend != "openai" and given:
+            raise ValueError(f"{given[0]} applies to backend openai only (this block's backend: {self.backend})")
+        return self
 
     def engine_args(self) -> tuple[tuple[str, Any], ...]:
         """The set arguments, as `Preset.engine_args` holds them."""

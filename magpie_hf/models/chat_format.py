@@ -29,6 +29,22 @@ THINK = re.compile(r"</?think>")
 Render = Callable[[list[dict], bool], str]
 
 
+class ChatPrompt(str):
+    """A chat rendered by the model's template that remembers its messages.
+
+    It is the rendered text wherever a string is expected (local engines
+    tokenize it); an API engine sends `messages` to the chat endpoint instead,
+    where the server applies the same template.
+    """
+
+    messages: list[dict[str, str]]
+
+    def __new__(cls, text: str, messages: list[dict[str, str]]) -> "ChatPrompt":
+        prompt = super().__new__(cls, text)
+        prompt.messages = messages
+        return prompt
+
+
 @dataclass(frozen=True)
 class ChatFacts:
     """What a chat template says about the turns.

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from magpie_hf.models.carriers import smollm2_path
-from magpie_hf.models.chat_format import derive, eos_ids, single_token_ids
+from magpie_hf.models.chat_format import ChatPrompt, derive, eos_ids, single_token_ids
 
 SYSTEM = "{system}"
 USER = "{user}"
@@ -35,7 +35,15 @@ PLAIN_PROMPT = "Question: {user}\nAnswer:"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 PRESETS_FILE = Path(__file__).with_name("presets.yaml")
 # Engine settings that change where and how fast a model runs, not what it writes.
-RUNTIME_ONLY = {"tensor_parallel_size", "gpu_memory_utilization", "enable_prefix_caching", "max_num_seqs"}
+RUNTIME_ONLY = {
+    "tensor_parallel_size",
+    "gpu_memory_utilization",
+    "enable_prefix_caching",
+    "max_num_seqs",
+    "base_url",
+    "api_key_env",
+    "max_concurrency",
+}
 
 
 @dataclass(frozen=True)
@@ -89,9 +97,13 @@ class Preset:
         return str(smollm2_path()) if self.carrier else self.model_id
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
-        """Messages rendered for the assistant's turn: the chat template, or `plain_prompt` for a base model."""
+        """Messages rendered for the assistant's turn: the chat template, or `plain_prompt` for a base model.
+
+        A chat comes back as a `ChatPrompt` (the text, remembering its messages).
+        """
         if self.chat_format != "plain":
-            return tokenizer(self).apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            text = tokenizer(self).apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            return ChatPrompt(text, messages)
         system = [m["content"] for m in messages if m["role"] == "system"]
         user = "\n\n".join(m["content"] for m in messages if m["role"] == "user")
         return "\n\n".join([*system, self.plain_prompt.replace(USER, user)])

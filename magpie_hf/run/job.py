@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +60,9 @@ def check_recipe(recipe: Recipe, only: list[str] | None = None) -> None:
         raise RecipeError(
             f"--stages: '{unknown[0]}' is not a stage of {recipe.name}; allowed: {', '.join(e.name for e in entries)}"
         )
+    key = recipe.engine.api_key_env
+    if key and not os.environ.get(key):
+        raise RecipeError(f"engine.api_key_env: {key} is not set; export {key}=<your key for {recipe.engine.base_url}>")
     columns = recipe.source.row_columns() if recipe.source else ["id", "domain"]
     try:
         check_chain(columns, entries, "source.columns" if recipe.source else None)

@@ -150,6 +150,8 @@ def test_the_engine_block_sets_vllm_arguments_over_the_preset_defaults(tmp_path)
         ("  tensor_parallel: 2", "engine.tensor_parallel: unknown key; allowed: backend, tensor_parallel_size,"),
         ("  dtype: fp8", "engine.dtype: Input should be 'auto', 'half'"),
         ("  backend: llamacpp", "engine.backend: unknown engine 'llamacpp'; allowed: vllm, transformers"),
+        ("  backend: openai", "engine: backend openai needs base_url, e.g. base_url: http://127.0.0.1:8000/v1"),
+        ("  base_url: http://127.0.0.1:8000/v1", "engine: base_url applies to backend openai only"),
     ],
 )
 def test_a_bad_engine_setting_is_one_line_naming_it(tmp_path, capsys, engine, message):
@@ -158,6 +160,17 @@ def test_a_bad_engine_setting_is_one_line_naming_it(tmp_path, capsys, engine, me
         load_recipe(path)
     assert main(["run", str(path), "--count", "1"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_the_api_engine_block_and_its_missing_key(tmp_path, capsys, monkeypatch):
+    block = GOOD + "engine:\n  backend: openai\n  base_url: http://127.0.0.1:9/v1\n  api_key_env: MAGPIE_TEST_KEY\n"
+    path = write(tmp_path, block)
+    settings = load_recipe(path).preset().settings()
+    assert settings["base_url"] == "http://127.0.0.1:9/v1" and settings["api_key_env"] == "MAGPIE_TEST_KEY"
+    monkeypatch.delenv("MAGPIE_TEST_KEY", raising=False)
+    assert main(["run", str(path), "--count", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "engine.api_key_env: MAGPIE_TEST_KEY is not set; export MAGPIE_TEST_KEY=" in err
 
 
 def test_engine_arg_on_the_cli_reaches_the_recipe(tmp_path, capsys):
