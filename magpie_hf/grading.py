@@ -13,4 +13,12 @@ from magpie_hf.math.grading import (
     restates_question,
 )
 
-__all__ = ["Verdict", "extract_answer", "grade_many", "grade_rows", "is_equivalent", "majority_answer", "restates_question"]
+__all__ = [
+    "Verdict",
+    "extract_answer",
+    "grade_many",
+    "grade_rows",
+    "is_equivalent",
+    "majority_answer",
+    "restates_question",
+]

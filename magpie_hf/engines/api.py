@@ -15,9 +15,9 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Callable, Sequence
 
 import httpx
 from tqdm.auto import tqdm

@@ -18,8 +18,8 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 USER = "MAGPIEUSERSENTINEL"
 SYSTEM = "MAGPIESYSTEMSENTINEL"
@@ -39,7 +39,7 @@ class ChatPrompt(str):
 
     messages: list[dict[str, str]]
 
-    def __new__(cls, text: str, messages: list[dict[str, str]]) -> "ChatPrompt":
+    def __new__(cls, text: str, messages: list[dict[str, str]]) -> ChatPrompt:
         prompt = super().__new__(cls, text)
         prompt.messages = messages
         return prompt

@@ -110,11 +110,16 @@ def test_forum_api_demo_runs_through_the_server(server, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     stages = {s["stage"]: s for s in manifest["stages"]}
     assert stages["extract_problems"]["generated_tokens"] > 0 and stages["extract_problems"]["prompt_tokens"] > 0
-    assert manifest["models"][0]["engine"] == {"backend": "openai", "base_url": server, "tensor_parallel_size": 1, "max_model_len": 2048}
+    assert manifest["models"][0]["engine"] == {
+        "backend": "openai",
+        "base_url": server,
+        "tensor_parallel_size": 1,
+        "max_model_len": 2048,
+    }
     assert "engine `openai`" in (out / "README.md").read_text()
 
 
-def test_a_killed_api_run_resumes_without_asking_for_a_finished_row_again(server, tmp_path):
+def test_a_killed_api_run_resumes_without_asking_for_a_finished_row_again(server, tmp_path, wait_for_first_shard):
     runs, out = tmp_path / "runs", tmp_path / "out"
     args = [*ALGEBRA, "--engine", "openai", "--engine-arg", f"base_url={server}", "--engine-arg", "max_concurrency=2"]
     args += ["--count", "24", "--shard-size", "4", "--run-dir", str(runs), "--output", str(out)]
@@ -122,11 +127,7 @@ def test_a_killed_api_run_resumes_without_asking_for_a_finished_row_again(server
     command = [sys.executable, "-m", "magpie_hf.cli", "run", *args]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.time() + 600
-        while not list(runs.glob("instructions-*/shard-*.done")):
-            assert proc.poll() is None, "run ended before the first shard was done"
-            assert time.time() < deadline
-            time.sleep(0.1)
+        wait_for_first_shard(proc, runs)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -54,16 +54,12 @@ def test_run_then_rerun_reuses_every_shard(tmp_path):
     assert instructions(tmp_path / "out")["problem"] == data["problem"]
 
 
-def test_sigkill_mid_generation_then_resume_loses_nothing(tmp_path):
+def test_sigkill_mid_generation_then_resume_loses_nothing(tmp_path, wait_for_first_shard):
     runs = tmp_path / "runs"
     args = ("--count", "16", "--shard-size", "4", "--output", str(tmp_path / "out"), "--run-dir", str(runs))
     proc = subprocess.Popen(cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.time() + 600
-        while not list(runs.glob("instructions-*/shard-*.done")):
-            assert proc.poll() is None, "run ended before the first shard was done"
-            assert time.time() < deadline
-            time.sleep(0.2)
+        wait_for_first_shard(proc, runs)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -132,7 +128,7 @@ def test_numeric_math_form_runs_two_domains_end_to_end(tmp_path):
     assert (tmp_path / "data" / "embedded_algebra" / "README.md").exists()
 
 
-def test_sigkilled_driver_leaves_no_engine_process_and_resumes(tmp_path):
+def test_sigkilled_driver_leaves_no_engine_process_and_resumes(tmp_path, wait_for_first_shard):
     """vLLM's default multiprocessing: kill -9 of the driver alone (as the OOM killer or a preemption
     does) takes its EngineCore with it within seconds; the rerun then loads the model and finishes."""
     import psutil
@@ -142,10 +138,7 @@ def test_sigkilled_driver_leaves_no_engine_process_and_resumes(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "VLLM_ENABLE_V1_MULTIPROCESSING"}
     proc = subprocess.Popen(cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
-        deadline = time.time() + 600
-        while not list(runs.glob("instructions-*/shard-*.done")):
-            assert proc.poll() is None and time.time() < deadline
-            time.sleep(0.2)
+        wait_for_first_shard(proc, runs)
         children = psutil.Process(proc.pid).children(recursive=True)
         assert children, "the engine core runs in a child process"
     finally:

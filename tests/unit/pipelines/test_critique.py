@@ -8,8 +8,8 @@ import pytest
 
 from magpie_hf.math.rewards import critique_reward, parse_conclusion
 from magpie_hf.pipelines.critique.critique import CRITIQUE_PROMPT, CritiqueConfig, build_critiques
-from magpie_hf.stages.grade import GradeConfig, grade
 from magpie_hf.pipelines.critique.mixed_filter import MixedFilterConfig, filter_reason, keep_mixed
+from magpie_hf.stages.grade import GradeConfig, grade
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import pytest
 
 from magpie_hf.pipelines.magpie_math.clean import CleanConfig, clean_problems, strip_debris
 from magpie_hf.pipelines.magpie_math.preference import PreferenceConfig, build_preference, pick_pair
-from magpie_hf.stages.prompting import split_thinking
 from magpie_hf.pipelines.magpie_math.rewards import yes_probability
+from magpie_hf.stages.prompting import split_thinking
 
 
 @pytest.mark.parametrize(
