@@ -61,6 +61,7 @@ bench: install
 	$(BIN)/python bench/scoring.py
 	$(BIN)/python bench/grading.py
 	$(BIN)/python bench/engine_switch.py
+	$(BIN)/python bench/dedup.py
 
 clean:
 	rm -rf runs data

@@ -132,6 +132,7 @@ def write_card(
         task_categories=sorted({pipeline.table(kind).task for kind in layout}),
         tags=[*pipeline.tags, *sorted({pipeline.table(k).tag for k in layout if pipeline.table(k).tag})],
         configs=configs,
+        dataset_info=dataset_info(folder, configs),
     )
     write_plots(folder / "plots", pipeline.plots(tables) if pipeline.plots else {})
     listed = [
@@ -159,6 +160,36 @@ def write_card(
         cross_domain_duplicates=info.get("cross_domain_duplicates") or {},
     )
     card.save(str(folder / "README.md"))
+
+
+def dataset_info(folder: Path, configs: list[dict]) -> list[dict]:
+    """The card's `dataset_info`: rows and bytes per config and split, read from the Parquet footers.
+
+    The Hub shows these sizes; `load_dataset` checks the row counts, and keys its
+    cache of a local folder on this metadata, so a folder written again with other
+    rows is read afresh instead of from a stale cache.
+    """
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    infos = []
+    for config in configs:
+        splits, files_bytes = [], 0
+        for data in config["data_files"]:
+            files = sorted(folder.glob(data["path"]))
+            meta = [pq.ParquetFile(f).metadata for f in files]
+            splits.append(
+                {
+                    "name": data["split"],
+                    "num_bytes": sum(m.row_group(g).total_byte_size for m in meta for g in range(m.num_row_groups)),
+                    "num_examples": sum(m.num_rows for m in meta),
+                }
+            )
+            files_bytes += sum(f.stat().st_size for f in files)
+        size = sum(split["num_bytes"] for split in splits)
+        infos.append(
+            {"config_name": config["config_name"], "splits": splits, "download_size": files_bytes, "dataset_size": size}
+        )
+    return infos
 
 
 def value_counts(tables: dict[str, Dataset], columns: tuple[str, ...]) -> dict[str, dict[str, int]]:

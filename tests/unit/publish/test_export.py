@@ -225,3 +225,18 @@ def test_trl_reads_the_exported_configs(export, embedded):
         rendered = maybe_apply_chat_template(row, tok)
         assert all(isinstance(rendered[k], str) and rendered[k] for k in keys)
         assert "<|im_start|>" in next(iter(rendered.values()))
+
+
+def test_a_folder_of_the_same_name_with_other_rows_loads_its_own_rows(export, tmp_path):
+    """`load_dataset` caches a local folder under its name and card metadata: the card's
+    `dataset_info` (rows and bytes per split) keeps a smaller export from reading the bigger one's cache."""
+    out, data, _ = export
+    infos = {i["config_name"]: i for i in card_yaml(out)["dataset_info"]}
+    assert sum(s["num_examples"] for s in infos["sft"]["splits"]) == len(data["sft"])
+    assert all(s["num_bytes"] > 0 for s in infos["sft"]["splits"]) and infos["sft"]["download_size"] > 0
+    assert len(load_dataset(str(out), "sft", split="train")) > 0  # the bigger export is in the cache first
+    smaller = {kind: rows.select(range(len(rows) // 2)) for kind, rows in data.items()}
+    again = tmp_path / out.name
+    export_tables(smaller, {**info("all"), "members": [info(d) for d in DOMAINS]}, again, get_pipeline("magpie_math"), 0.1, 42)
+    loaded = load_dataset(str(again), "sft")
+    assert sum(len(split) for split in loaded.values()) == len(smaller["sft"])

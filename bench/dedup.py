@@ -1,0 +1,161 @@
+"""Near-duplicate removal at scale: the embed and dedup stages through the runner on synthetic problems.
+
+Each size runs in a fresh process (so its peak RSS is its own): word problems
+composed from independent random parts, 10% of them planted rewordings of an
+earlier problem (synonyms, punctuation, a changed first word). The embed stage
+(MiniLM, sharded, checkpointed to Arrow) and the dedup stage (faiss: exact
+below 20,000 rows, HNSW above) run as a recipe runs them. Printed per size:
+rows/s, peak RSS, recall of the planted rewordings, false drops (original
+problems dropped), and the dedup step's time over the embedding time.
+
+    python bench/dedup.py [--sizes 10000 100000] [--shard-size 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+NAMES = (
+    "Ava Ben Chloe Diego Emma Farid Grace Hiro Isla Jonas Kira Liam Maya Noor Omar Priya Quinn Rosa Sami Tara".split()
+)
+NAMES += (
+    "Uma Victor Wen Ximena Yusuf Zoe Arjun Bea Carlos Dana Eli Fatima Gus Hana Ivan Jade Kofi Lena Mateo Nia".split()
+)
+THINGS = "marbles stickers apples books coins stamps pencils shells cards beads cookies tickets plants candles".split()
+THINGS += "bottles cupcakes postcards buttons ribbons lanterns kites puzzles seashells crayons".split()
+PLACES = "market library fair school bakery museum harbor garden station workshop festival orchard cafe zoo".split()
+ADJECTIVES = "red small old shiny wooden striped golden tiny blue heavy round paper glass silver green".split()
+QUESTIONS = [
+    "How many {thing} does {a} have now?",
+    "What fraction of the {thing} did {b} receive?",
+    "How many more {thing} does {a} have than {b}?",
+    "If the {thing} are shared equally among {k} friends, how many does each friend get?",
+    "What is the total cost of the {thing} in dollars?",
+    "What percent of the original {thing} are left?",
+]
+STORIES = [
+    "{a} has {x} {adj} {thing} and buys {y} more at the {place}. {b} then takes {z} of them.",
+    "At the {place}, {a} sorts {x} {adj} {thing} into boxes of {y}, and {b} adds {z} loose ones.",
+    "{a} and {b} collect {adj} {thing} at the {place}: {a} finds {x}, {b} finds {y}, and they lose {z}.",
+    "Each {adj} {thing} at the {place} costs {y} dollars. {a} buys {x} of them and {b} returns {z}.",
+    "{a} starts the week with {x} {adj} {thing}, gets {y} each day at the {place} for {k} days, and gives {b} {z}.",
+]
+SYNONYMS = [
+    ("buys", "purchases"),
+    ("takes", "removes"),
+    ("finds", "discovers"),
+    ("collect", "gather"),
+    ("starts", "begins"),
+    ("returns", "gives back"),
+    ("How many", "What number of"),
+    ("costs", "is priced at"),
+]
+
+
+def problems(n: int, planted_share: float = 0.1, seed: int = 0) -> tuple[list[str], dict[int, int]]:
+    """`n` problems, and for each planted rewording the index of the problem it rewords."""
+    r = random.Random(seed)
+    texts: list[str] = []
+    source: dict[int, int] = {}
+    for i in range(n):
+        if i > 10 and r.random() < planted_share:
+            original = r.randrange(i)
+            while original in source:  # reword an original problem, not a rewording
+                original = r.randrange(i)
+            text = texts[original]
+            for old, new in r.sample(SYNONYMS, len(SYNONYMS)):
+                if old in text:
+                    text = text.replace(old, new, 1)
+                    break
+            text = text.rstrip("?") + (" ?" if r.random() < 0.5 else "?!")
+            texts.append(text)
+            source[i] = original
+            continue
+        a, b = r.sample(NAMES, 2)
+        fields = dict(
+            a=a,
+            b=b,
+            thing=r.choice(THINGS),
+            place=r.choice(PLACES),
+            adj=r.choice(ADJECTIVES),
+            x=r.randint(3, 999),
+            y=r.randint(2, 99),
+            z=r.randint(1, 50),
+            k=r.randint(2, 12),
+        )
+        texts.append(f"{r.choice(STORIES).format(**fields)} {r.choice(QUESTIONS).format(**fields)}")
+    return texts, source
+
+
+def one(size: int, shard_size: int) -> dict:
+    """Embed and dedup `size` problems through the runner; the figures as a dict."""
+    from datasets import Dataset
+
+    from magpie_hf.core.recipe import Recipe
+    from magpie_hf.models.presets import resolve_model
+    from magpie_hf.run.runner import run_stages
+
+    texts, source = problems(size)
+    data = Dataset.from_dict({"id": [f"p{i:07d}" for i in range(size)], "domain": ["bench"] * size, "problem": texts})
+    recipe = Recipe(name="bench", domain="bench", count=size, stages=[{"stage": "embed"}, {"stage": "dedup"}])
+    model = resolve_model("embedded", "vllm")
+    with tempfile.TemporaryDirectory() as run_dir:
+        start = time.perf_counter()
+        result = run_stages(data, uuid.uuid4().hex, recipe.stage_entries(), model, run_dir, shard_size)
+        seconds = time.perf_counter() - start
+        rows = result.all_rows["dedup"]
+        reasons, duplicate_of = rows["filter_reason"], rows["duplicate_of"]
+    index = {f"p{i:07d}": i for i in range(size)}
+    order = [index[i] for i in rows["id"]]
+    dropped = {order[j]: index.get(duplicate_of[j]) for j in range(len(order)) if reasons[j] is not None}
+    found = sum(1 for i, original in source.items() if i in dropped and dropped[i] == original)
+    false = sum(1 for i in dropped if i not in source)
+    embed, dedup = (report.seconds for report in result.reports)
+    return {
+        "size": size,
+        "seconds": seconds,
+        "rows_s": size / seconds,
+        "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "recall": found / max(len(source), 1),
+        "false_drops": false / (size - len(source)),
+        "embed_s": embed,
+        "dedup_s": dedup,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--shard-size", type=int, default=5000)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child process for one size
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one, args.shard_size)))
+        return
+    print(f"{platform.machine()}, {os.cpu_count()} cores; embed + dedup stages, 10% planted rewordings")
+    print(
+        f"{'problems':>9} {'seconds':>8} {'rows/s':>7} {'peak RSS':>9} {'recall':>7} {'false drops':>11} "
+        f"{'embed s':>8} {'dedup s':>8} {'dedup/embed':>11}"
+    )
+    for size in args.sizes:
+        child = [sys.executable, __file__, "--one", str(size), "--shard-size", str(args.shard_size)]
+        r = json.loads(subprocess.run(child, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+        print(
+            f"{size:>9,} {r['seconds']:>8.1f} {r['rows_s']:>7.0f} {r['peak_rss_gib']:>7.2f} G "
+            f"{r['recall']:>7.1%} {r['false_drops']:>11.2%} {r['embed_s']:>8.1f} {r['dedup_s']:>8.2f} "
+            f"{r['dedup_s'] / r['embed_s']:>11.1%}"
+        )
+
+
+if __name__ == "__main__":
+    main()
