@@ -6,7 +6,9 @@ earlier problem (synonyms, punctuation, a changed first word). The embed stage
 (MiniLM, sharded, checkpointed to Arrow) and the dedup stage (faiss: exact
 below 20,000 rows, HNSW above) run as a recipe runs them. Printed per size:
 rows/s, peak RSS, recall of the planted rewordings, false drops (original
-problems dropped), and the dedup step's time over the embedding time.
+problems dropped), the dedup step's time over the embedding time, and the
+whole path's throughput over MiniLM alone (`embed()` on up to 20,000 of the
+same texts, no runner) measured in the same process.
 
     python bench/dedup.py [--sizes 10000 100000] [--shard-size 5000]
 """
@@ -62,6 +64,9 @@ SYNONYMS = [
 ]
 
 
+RAW_SAMPLE = 20_000  # texts embedded by MiniLM alone, for the runner's overhead
+
+
 def problems(n: int, planted_share: float = 0.1, seed: int = 0) -> tuple[list[str], dict[int, int]]:
     """`n` problems, and for each planted rewording the index of the problem it rewords."""
     r = random.Random(seed)
@@ -102,6 +107,7 @@ def one(size: int, shard_size: int) -> dict:
     from datasets import Dataset
 
     from magpie_hf.core.recipe import Recipe
+    from magpie_hf.models.embeddings import embed
     from magpie_hf.models.presets import resolve_model
     from magpie_hf.run.runner import run_stages
 
@@ -115,6 +121,10 @@ def one(size: int, shard_size: int) -> dict:
         seconds = time.perf_counter() - start
         rows = result.all_rows["dedup"]
         reasons, duplicate_of = rows["filter_reason"], rows["duplicate_of"]
+    sample = texts[:RAW_SAMPLE]
+    start = time.perf_counter()
+    embed(sample)
+    raw_rows_s = len(sample) / (time.perf_counter() - start)
     index = {f"p{i:07d}": i for i in range(size)}
     order = [index[i] for i in rows["id"]]
     dropped = {order[j]: index.get(duplicate_of[j]) for j in range(len(order)) if reasons[j] is not None}
@@ -130,6 +140,7 @@ def one(size: int, shard_size: int) -> dict:
         "false_drops": false / (size - len(source)),
         "embed_s": embed,
         "dedup_s": dedup,
+        "raw_rows_s": raw_rows_s,
     }
 
 
@@ -145,15 +156,29 @@ def main() -> None:
     print(f"{platform.machine()}, {os.cpu_count()} cores; embed + dedup stages, 10% planted rewordings")
     print(
         f"{'problems':>9} {'seconds':>8} {'rows/s':>7} {'peak RSS':>9} {'recall':>7} {'false drops':>11} "
-        f"{'embed s':>8} {'dedup s':>8} {'dedup/embed':>11}"
+        f"{'embed s':>8} {'dedup s':>8} {'dedup/embed':>11} {'MiniLM rows/s':>13} {'path/MiniLM':>11}"
     )
+    measured = []
     for size in args.sizes:
         child = [sys.executable, __file__, "--one", str(size), "--shard-size", str(args.shard_size)]
         r = json.loads(subprocess.run(child, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+        measured.append(r)
         print(
             f"{size:>9,} {r['seconds']:>8.1f} {r['rows_s']:>7.0f} {r['peak_rss_gib']:>7.2f} G "
             f"{r['recall']:>7.1%} {r['false_drops']:>11.2%} {r['embed_s']:>8.1f} {r['dedup_s']:>8.2f} "
-            f"{r['dedup_s'] / r['embed_s']:>11.1%}"
+            f"{r['dedup_s'] / r['embed_s']:>11.1%} {r['raw_rows_s']:>13.0f} {r['rows_s'] / r['raw_rows_s']:>11.2f}"
+        )
+    if len(measured) >= 2:  # seconds and RSS grow linearly in the rows: a line through the two largest runs
+        small, large = measured[-2], measured[-1]
+        at = 1_000_000
+
+        def line(key: str) -> float:
+            slope = (large[key] - small[key]) / (large["size"] - small["size"])
+            return large[key] + slope * (at - large["size"])
+
+        print(
+            f"projected {at:,}: {line('seconds'):.0f} s, peak RSS {line('peak_rss_gib'):.1f} GiB "
+            f"(a line through the {small['size']:,} and {large['size']:,} runs)"
         )
 
 

@@ -180,6 +180,8 @@ def load_recipes(
     except ValidationError as err:
         raise RecipeError(f"{path}: {_one_line(err, '', RecipeSet)}") from None
     member_overrides = {k: v for k, v in overrides.items() if k != "output"}
+    if overrides.get("output"):  # each domain's own export beside the merged one: <output>_<domain>
+        member_overrides["output"] = f"{overrides['output']}_{{domain}}"
     members = [load_recipe(path.parent / member, sets, mode, **member_overrides) for member in recipe_set.recipes]
     if domains:
         known = [r.domain for r in members]

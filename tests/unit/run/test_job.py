@@ -27,6 +27,8 @@ def test_cross_domain_duplicates_leave_the_merged_configs_and_are_counted(tmp_pa
     manifest = json.loads((tmp_path / "all" / "manifest.json").read_text())
     pairs = manifest["cross_domain_duplicates"]
     assert pairs == {"calculus->algebra": 1}
+    for domain in ("algebra", "calculus"):  # each domain's export beside the merged one, not in ./data
+        assert json.loads((tmp_path / f"all_{domain}" / "manifest.json").read_text())["domain"] == domain
     kept = [row for split in out["candidates"].values() for row in split]
     assert sum(row["problem"] == shared for row in kept) == 1
     every = [row for split in out["instructions"].values() for row in split]
