@@ -125,7 +125,7 @@ def test_numeric_math_form_runs_two_domains_end_to_end(tmp_path):
         expected = sum(sum(s.values()) for d, s in counts.items() if not domain or d == domain)
         loaded = load_dataset(str(merged), config["config_name"])
         assert sum(len(split) for split in loaded.values()) == expected
-    assert (tmp_path / "data" / "embedded_algebra" / "README.md").exists()
+    assert (tmp_path / "all_algebra" / "README.md").exists()  # each domain beside the merged export
 
 
 def test_sigkilled_driver_leaves_no_engine_process_and_resumes(tmp_path, wait_for_first_shard):
