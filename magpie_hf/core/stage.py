@@ -70,6 +70,8 @@ class Stage:
         counters: integer columns the runner sums into the stage report (e.g. truncations).
         check_model: `(config, model) -> None`, raising ValueError when the stage cannot run that
             model (e.g. Magpie generation on a model without a chat template); called before the run.
+        arrays: vector columns it reads as one numpy array (rows x dims) instead of Python lists,
+            so a global stage over a million embeddings holds them once, in float32.
     """
 
     name: str
@@ -82,6 +84,7 @@ class Stage:
     uses_model: bool | Callable[[Any], bool] = True
     counters: tuple[str, ...] = ()
     check_model: Callable[[Any, Any], None] | None = None
+    arrays: tuple[str, ...] = ()
 
     def needs_model(self, config: StageConfig) -> bool:
         return bool(self.uses_model(config)) if callable(self.uses_model) else self.uses_model
@@ -132,12 +135,13 @@ def stage(
     uses_model: bool | Callable[[Any], bool] = True,
     counters: tuple[str, ...] = (),
     check_model: Callable[[Any, Any], None] | None = None,
+    arrays: tuple[str, ...] = (),
 ) -> Callable[[StageFn], StageFn]:
     """Decorator: register `fn` as a stage; the function itself is returned (with `.stage` set)."""
 
     def wrap(fn: StageFn) -> StageFn:
         fn.stage = register(  # type: ignore[attr-defined]
-            Stage(name, fn, config, version, inputs, outputs, Kind(kind), uses_model, counters, check_model)
+            Stage(name, fn, config, version, inputs, outputs, Kind(kind), uses_model, counters, check_model, arrays)
         )
         return fn
 

@@ -32,6 +32,8 @@ def run_shard(data: Dataset, shard: ShardSpec, plan: ShardPlan, entry: StageEntr
     before = (USAGE.generated_tokens, USAGE.prompt_tokens, USAGE.load_seconds)
     start = time.perf_counter()
     part = data.select(range(shard.start, shard.stop))
+    if entry.stage.arrays:
+        part = part.with_format("numpy", columns=list(entry.stage.arrays), output_all_columns=True)
     staged = storage.staging_file(shard.path)
     out = part.map(
         lambda batch: apply_stage(batch, entry, model),

@@ -39,6 +39,7 @@ class DedupConfig(StageConfig):
     inputs=lambda c: ["id", c.column, "embedding"],
     outputs=("min_neighbor_distance", "repeat_count", "duplicate_of", "filter_reason"),
     uses_model=False,
+    arrays=("embedding",),
 )
 def dedup(batch: dict[str, list], cfg: DedupConfig, model) -> dict[str, list]:
     """Exact duplicates by text first, then near duplicates among the rest by embedding."""
@@ -51,7 +52,7 @@ def dedup(batch: dict[str, list], cfg: DedupConfig, model) -> dict[str, list]:
     distance = [float("nan") if o < 0 else 0.0 for o in owner]
     unique = [i for i in range(n) if owner[i] < 0]
     if unique:  # none when every row before this stage was dropped
-        vectors = np.asarray([batch["embedding"][i] for i in unique], dtype=np.float32).reshape(len(unique), -1)
+        vectors = np.asarray(batch["embedding"], dtype=np.float32).reshape(n, -1)[unique]
         found = near_duplicates(vectors, cfg.near_duplicate_distance, cfg.neighbors)
         for j, i in enumerate(unique):
             distance[i] = float(found.min_neighbor_distance[j])
