@@ -6,11 +6,14 @@ earlier problem (synonyms, punctuation, a changed first word). The embed stage
 (MiniLM, sharded, checkpointed to Arrow) and the dedup stage (faiss: exact
 below 20,000 rows, HNSW above) run as a recipe runs them. Printed per size:
 rows/s, peak RSS, recall of the planted rewordings, false drops (original
-problems dropped), the dedup step's time over the embedding time, and the
-whole path's throughput over MiniLM alone (`embed()` on up to 20,000 of the
-same texts, no runner) measured in the same process.
+problems dropped), the dedup step's time over the embedding time, and MiniLM
+alone (`embed()` on up to 10,000 of the same texts, no runner) in float32 and
+in bfloat16, measured in the same process: the whole path's throughput over
+MiniLM alone in the dtype the path used, and bfloat16 over float32. Last,
+MiniLM alone on the same problems cut or joined to other lengths: embedding
+costs about linearly in the tokens, so this gives the rate for your problems.
 
-    python bench/dedup.py [--sizes 10000 100000] [--shard-size 5000]
+    python bench/dedup.py [--sizes 10000 100000] [--shard-size 5000] [--dtype auto] [--short] [--no-lengths]
 """
 
 from __future__ import annotations
@@ -52,6 +55,12 @@ STORIES = [
     "Each {adj} {thing} at the {place} costs {y} dollars. {a} buys {x} of them and {b} returns {z}.",
     "{a} starts the week with {x} {adj} {thing}, gets {y} each day at the {place} for {k} days, and gives {b} {z}.",
 ]
+SHORT_PROBLEMS = [  # --short: about 16 tokens each instead of about 37
+    "{a} buys {x} {adj} {thing} at the {place}; {b} takes {z}. How many are left?",
+    "{a} finds {x} {adj} {thing} at the {place} and {b} finds {y}. How many in all?",
+    "{a} starts with {x} {adj} {thing} at the {place} and gives {b} {z}. How many now?",
+    "Each {adj} {thing} at the {place} costs {y} dollars. What do {x} cost {a} and {b}?",
+]
 SYNONYMS = [
     ("buys", "purchases"),
     ("takes", "removes"),
@@ -64,11 +73,13 @@ SYNONYMS = [
 ]
 
 
-RAW_SAMPLE = 20_000  # texts embedded by MiniLM alone, for the runner's overhead
+RAW_SAMPLE = 10_000  # texts embedded by MiniLM alone, for the runner's overhead
 
 
-def problems(n: int, planted_share: float = 0.1, seed: int = 0) -> tuple[list[str], dict[int, int]]:
-    """`n` problems, and for each planted rewording the index of the problem it rewords."""
+def problems(
+    n: int, planted_share: float = 0.1, seed: int = 0, short: bool = False
+) -> tuple[list[str], dict[int, int]]:
+    """`n` problems (one-sentence ones if `short`), and for each planted rewording the index of the problem it rewords."""
     r = random.Random(seed)
     texts: list[str] = []
     source: dict[int, int] = {}
@@ -98,22 +109,27 @@ def problems(n: int, planted_share: float = 0.1, seed: int = 0) -> tuple[list[st
             z=r.randint(1, 50),
             k=r.randint(2, 12),
         )
-        texts.append(f"{r.choice(STORIES).format(**fields)} {r.choice(QUESTIONS).format(**fields)}")
+        if short:
+            texts.append(r.choice(SHORT_PROBLEMS).format(**fields))
+        else:
+            texts.append(f"{r.choice(STORIES).format(**fields)} {r.choice(QUESTIONS).format(**fields)}")
     return texts, source
 
 
-def one(size: int, shard_size: int) -> dict:
+def one(size: int, shard_size: int, dtype: str, short: bool) -> dict:
     """Embed and dedup `size` problems through the runner; the figures as a dict."""
     from datasets import Dataset
 
     from magpie_hf.core.recipe import Recipe
-    from magpie_hf.models.embeddings import embed
+    from magpie_hf.models.embeddings import _model, embed, resolve_dtype
     from magpie_hf.models.presets import resolve_model
     from magpie_hf.run.runner import run_stages
 
-    texts, source = problems(size)
+    texts, source = problems(size, short=short)
     data = Dataset.from_dict({"id": [f"p{i:07d}" for i in range(size)], "domain": ["bench"] * size, "problem": texts})
-    recipe = Recipe(name="bench", domain="bench", count=size, stages=[{"stage": "embed"}, {"stage": "dedup"}])
+    recipe = Recipe(
+        name="bench", domain="bench", count=size, stages=[{"stage": "embed", "dtype": dtype}, {"stage": "dedup"}]
+    )
     model = resolve_model("embedded", "vllm")
     with tempfile.TemporaryDirectory() as run_dir:
         start = time.perf_counter()
@@ -122,9 +138,11 @@ def one(size: int, shard_size: int) -> dict:
         rows = result.all_rows["dedup"]
         reasons, duplicate_of = rows["filter_reason"], rows["duplicate_of"]
     sample = texts[:RAW_SAMPLE]
-    start = time.perf_counter()
-    embed(sample)
-    raw_rows_s = len(sample) / (time.perf_counter() - start)
+    raw_rows_s = {}
+    for raw_dtype in ("float32", "bfloat16"):
+        start = time.perf_counter()
+        embed(sample, dtype=raw_dtype)
+        raw_rows_s[raw_dtype] = len(sample) / (time.perf_counter() - start)
     index = {f"p{i:07d}": i for i in range(size)}
     order = [index[i] for i in rows["id"]]
     dropped = {order[j]: index.get(duplicate_of[j]) for j in range(len(order)) if reasons[j] is not None}
@@ -140,33 +158,64 @@ def one(size: int, shard_size: int) -> dict:
         "false_drops": false / (size - len(source)),
         "embed_s": embed,
         "dedup_s": dedup,
+        "tokens": sum(map(len, _model()[0](sample)["input_ids"])) / len(sample),
+        "dtype": resolve_dtype(dtype),
         "raw_rows_s": raw_rows_s,
     }
+
+
+def by_length(words: tuple[int, ...] = (8, 16, 32, 64), count: int = 3000) -> list[dict]:
+    """MiniLM alone, float32 and bfloat16, on `count` problems cut or joined to each word count."""
+    from magpie_hf.models.embeddings import _model, embed
+
+    tokenizer = _model()[0]
+    pool = " ".join(problems(count * 3)[0]).split()
+    figures = []
+    for w in words:
+        texts = [" ".join(pool[i * w : (i + 1) * w]) for i in range(count)]
+        figure = {"words": w, "tokens": sum(map(len, tokenizer(texts)["input_ids"])) / count}
+        for dtype in ("float32", "bfloat16"):
+            start = time.perf_counter()
+            embed(texts, dtype=dtype)
+            figure[dtype] = count / (time.perf_counter() - start)
+        figures.append(figure)
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--shard-size", type=int, default=5000)
+    parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"), help="the embed stage's")
+    parser.add_argument("--short", action="store_true", help="one-sentence problems (~16 tokens, not ~37)")
+    parser.add_argument("--no-lengths", action="store_true", help="skip MiniLM alone at other problem lengths")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child process for one size
+    parser.add_argument("--lengths", action="store_true", help=argparse.SUPPRESS)  # the child for by_length
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.one, args.shard_size)))
+        print(json.dumps(one(args.one, args.shard_size, args.dtype, args.short)))
+        return
+    if args.lengths:
+        print(json.dumps(by_length()))
         return
     print(f"{platform.machine()}, {os.cpu_count()} cores; embed + dedup stages, 10% planted rewordings")
     print(
-        f"{'problems':>9} {'seconds':>8} {'rows/s':>7} {'peak RSS':>9} {'recall':>7} {'false drops':>11} "
-        f"{'embed s':>8} {'dedup s':>8} {'dedup/embed':>11} {'MiniLM rows/s':>13} {'path/MiniLM':>11}"
+        f"{'problems':>9} {'tokens':>6} {'seconds':>8} {'rows/s':>7} {'peak RSS':>9} {'recall':>7} {'false drops':>11} "
+        f"{'embed s':>8} {'dedup s':>8} {'dedup/embed':>11} {'dtype':>8} {'MiniLM f32':>10} {'MiniLM bf16':>11} "
+        f"{'bf16/f32':>8} {'path/MiniLM':>11}"
     )
     measured = []
     for size in args.sizes:
-        child = [sys.executable, __file__, "--one", str(size), "--shard-size", str(args.shard_size)]
-        r = json.loads(subprocess.run(child, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+        r = child(
+            "--one", str(size), "--shard-size", str(args.shard_size), "--dtype", args.dtype, *["--short"] * args.short
+        )
         measured.append(r)
+        raw = r["raw_rows_s"]
         print(
-            f"{size:>9,} {r['seconds']:>8.1f} {r['rows_s']:>7.0f} {r['peak_rss_gib']:>7.2f} G "
+            f"{size:>9,} {r['tokens']:>6.1f} {r['seconds']:>8.1f} {r['rows_s']:>7.0f} {r['peak_rss_gib']:>7.2f} G "
             f"{r['recall']:>7.1%} {r['false_drops']:>11.2%} {r['embed_s']:>8.1f} {r['dedup_s']:>8.2f} "
-            f"{r['dedup_s'] / r['embed_s']:>11.1%} {r['raw_rows_s']:>13.0f} {r['rows_s'] / r['raw_rows_s']:>11.2f}"
+            f"{r['dedup_s'] / r['embed_s']:>11.1%} {r['dtype']:>8} {raw['float32']:>10.0f} {raw['bfloat16']:>11.0f} "
+            f"{raw['bfloat16'] / raw['float32']:>8.2f} {r['rows_s'] / raw[r['dtype']]:>11.2f}"
         )
     if len(measured) >= 2:  # seconds and RSS grow linearly in the rows: a line through the two largest runs
         small, large = measured[-2], measured[-1]
@@ -180,6 +229,20 @@ def main() -> None:
             f"projected {at:,}: {line('seconds'):.0f} s, peak RSS {line('peak_rss_gib'):.1f} GiB "
             f"(a line through the {small['size']:,} and {large['size']:,} runs)"
         )
+
+    if not args.no_lengths:
+        print(f"{'words':>9} {'tokens':>8} {'MiniLM f32':>10} {'MiniLM bf16':>11} {'bf16/f32':>8}   (MiniLM alone)")
+        for f in child("--lengths"):
+            print(
+                f"{f['words']:>9} {f['tokens']:>8.1f} {f['float32']:>10.0f} {f['bfloat16']:>11.0f} "
+                f"{f['bfloat16'] / f['float32']:>8.2f}"
+            )
+
+
+def child(*args: str):
+    """Run this script in a fresh process with `args`; what its last line of JSON says."""
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.splitlines()[-1])
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """Nearest neighbours of unit vectors with faiss, in memory linear in N; greedy near-duplicate removal.
 
 Below `EXACT_MAX` vectors the index is exact (inner product = cosine on unit
-vectors); above, an HNSW graph (approximate, recall measured in
-`bench/dedup.py`). A GPU index is used where faiss sees a GPU.
+vectors); above, an inverted file (IVF: about 4·√N k-means lists, `NPROBE` of
+them searched per query; recall measured in `bench/dedup.py`). Near duplicates
+lie in the same or a neighbouring list, so they are found as by the exact
+index; a row's distance to a far neighbour may come out larger than it is. A
+GPU index is used for the exact search where faiss sees a GPU.
 """
 
 from __future__ import annotations
@@ -13,21 +16,27 @@ import numpy as np
 
 EXACT_MAX = 20_000
 SEARCH_BATCH = 4096
+NPROBE = 16
+TRAIN_PER_LIST = 40  # faiss asks for at least 39 training vectors per k-means centroid
 
 
 def build_index(vectors: np.ndarray, exact: bool | None = None):
-    """A faiss index over unit float32 vectors: flat (exact) when small or asked, else HNSW."""
+    """A faiss index over unit float32 vectors: flat (exact) when small or asked, else IVF."""
     import faiss  # noqa: PLC0415 - only the model-free dedup and decontamination stages need it
 
-    dim = vectors.shape[1]
-    if exact if exact is not None else len(vectors) <= EXACT_MAX:
+    n, dim = vectors.shape
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if exact if exact is not None else n <= EXACT_MAX:
         index = faiss.IndexFlatIP(dim)
+        if faiss.get_num_gpus() > 0:
+            index = faiss.index_cpu_to_all_gpus(index)
     else:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction, index.hnsw.efSearch = 80, 96
-    if faiss.get_num_gpus() > 0 and isinstance(index, faiss.IndexFlatIP):
-        index = faiss.index_cpu_to_all_gpus(index)
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        lists = max(1, min(int(4 * np.sqrt(n)), n // TRAIN_PER_LIST))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(0).choice(n, min(n, TRAIN_PER_LIST * lists), replace=False)
+        index.train(vectors[np.sort(sample)])
+        index.nprobe = min(lists, NPROBE)
+    index.add(vectors)
     return index
 
 

@@ -2,7 +2,7 @@
 
 Exact duplicates compare the normalised text (case and spacing); near
 duplicates, the stored embeddings, through a nearest-neighbour index whose
-memory grows linearly with the rows (exact below 20,000, HNSW above). A row
+memory grows linearly with the rows (exact below 20,000, IVF above). A row
 within `near_duplicate_distance` (cosine) of an earlier kept row is dropped.
 
 Input columns: `column` (default `problem`), `embedding`, `id`.

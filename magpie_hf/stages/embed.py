@@ -9,6 +9,7 @@ Output columns: `embedding` (list of float32).
 Example:
     - stage: embed
       column: problem
+      dtype: auto       # bfloat16 where the CPU or GPU has it natively, else float32
 """
 
 from __future__ import annotations
@@ -16,17 +17,19 @@ from __future__ import annotations
 from pydantic import Field
 
 from magpie_hf.core.stage import StageConfig, stage
+from magpie_hf.models.embeddings import EmbedDtype
 from magpie_hf.models.embeddings import embed as embed_texts
 
 
 class EmbedConfig(StageConfig):
-    """Which text column to embed, and how much of each text."""
+    """Which text column to embed, how much of each text, and the dtype the encoder multiplies in."""
 
     column: str = "problem"
     max_length: int = Field(default=128, gt=0)
+    dtype: EmbedDtype = "auto"
 
 
 @stage("embed", config=EmbedConfig, inputs=lambda c: [c.column], outputs=("embedding",), uses_model=False)
 def embed(batch: dict[str, list], cfg: EmbedConfig, model) -> dict[str, list]:
     """One unit vector per row."""
-    return {"embedding": list(embed_texts(batch[cfg.column], max_length=cfg.max_length))}
+    return {"embedding": list(embed_texts(batch[cfg.column], max_length=cfg.max_length, dtype=cfg.dtype))}

@@ -4,7 +4,8 @@ For each problem: the top-k most similar benchmark problems by MiniLM cosine
 similarity, their word n-gram overlap, then "are these the same problem?" to
 the LLM for candidates above `min_similarity`. Exact matches, near-verbatim
 embeddings (`flag_similarity`) and heavy n-gram overlap (`flag_ngram`) are
-flagged without asking.
+flagged without asking. MiniLM runs in float32 here by default (`dtype`), so a
+similarity near a threshold comes out the same on every machine.
 
 Input columns: `id`, `problem`.
 Output columns: `contaminated`, `contamination_decided_by` (exact / similarity /
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from magpie_hf.core.stage import fill, stage
 from magpie_hf.models.cache import cache_dir
-from magpie_hf.models.embeddings import embed
+from magpie_hf.models.embeddings import EmbedDtype, embed, resolve_dtype
 from magpie_hf.models.presets import Preset
 from magpie_hf.models.vector_index import build_index, search
 from magpie_hf.stages.prompting import AskSampling, ask, parse_yes_no
@@ -56,6 +57,7 @@ class DecontaminateConfig(AskSampling):
     flag_ngram: float = Field(default=0.6, ge=0, le=2)  # above 1: never flag by n-grams
     judge_prompt: str = SAME_PROBLEM
     max_tokens: int = Field(default=8, gt=0)
+    dtype: EmbedDtype = "float32"
 
 
 def normalise(text: str) -> str:
@@ -74,10 +76,10 @@ def ngram_overlap(problem: str, other: str, n: int) -> float:
 
 
 @lru_cache(maxsize=4)
-def benchmark_index(benchmarks: tuple[Benchmark, ...]) -> tuple[list[str], list[str], object]:
-    """Texts, their benchmark names and a nearest-neighbour index of their unit embeddings.
+def benchmark_index(benchmarks: tuple[Benchmark, ...], dtype: EmbedDtype) -> tuple[list[str], list[str], object]:
+    """Texts, their benchmark names and a nearest-neighbour index of their unit embeddings (in `dtype`).
 
-    The embeddings are cached on disk by content; the index is built once per process.
+    The embeddings are cached on disk by content and dtype; the index is built once per process.
     """
     from datasets import load_dataset
 
@@ -89,11 +91,11 @@ def benchmark_index(benchmarks: tuple[Benchmark, ...]) -> tuple[list[str], list[
         texts += [str(t) for t in rows[bench.column]]
         names += [Path(bench.path).stem] * len(rows)
     key = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:20]
-    cached = cache_dir() / "embeddings" / f"minilm-{key}.npy"
+    cached = cache_dir() / "embeddings" / f"minilm-{resolve_dtype(dtype)}-{key}.npy"
     if not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(f".tmp{os.getpid()}.npy")
-        np.save(tmp, embed(texts))
+        np.save(tmp, embed(texts, dtype=dtype))
         os.replace(tmp, cached)
     return texts, names, build_index(np.load(cached))
 
@@ -111,9 +113,9 @@ OUTPUTS = (
 @stage("decontaminate", config=DecontaminateConfig, inputs=("id", "problem"), outputs=OUTPUTS)
 def decontaminate(batch: dict[str, list], cfg: DecontaminateConfig, model: Preset) -> dict[str, list]:
     """`contaminated`, the closest benchmark problem and how the verdict was reached."""
-    texts, names, index = benchmark_index(tuple(cfg.benchmarks))
+    texts, names, index = benchmark_index(tuple(cfg.benchmarks), cfg.dtype)
     problems = batch["problem"]
-    sims, ids = search(index, embed(problems), cfg.top_k)
+    sims, ids = search(index, embed(problems, dtype=cfg.dtype), cfg.top_k)
     similarity = [dict(zip(map(int, i), map(float, s))) for s, i in zip(sims, ids)]  # row -> {benchmark: cosine}
     exact = {normalise(t): i for i, t in enumerate(texts)}
     out: dict[str, list] = {k: [] for k in OUTPUTS}

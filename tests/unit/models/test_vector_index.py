@@ -14,15 +14,45 @@ from magpie_hf.models.vector_index import near_duplicates
 TRAIN = Path("../shared/data/train/math_train_2k.jsonl")
 
 
+@pytest.fixture(scope="module")
+def problems() -> list[str]:
+    """450 real training problems, then 50 rewordings of the first 50."""
+    real = [json.loads(line)["problem"] for line in TRAIN.open()][:450]
+    return real + [p.replace("Find", "Compute").replace("What", "what") + " " for p in real[:50]]
+
+
+@pytest.fixture(scope="module")
+def vectors(problems) -> np.ndarray:
+    return embed(problems, dtype="float32")
+
+
 @pytest.mark.integration  # embeds 500 problems (~10 s): outside the fast suite
-def test_hnsw_and_exact_walks_keep_the_same_problems_with_planted_rewordings():
-    problems = [json.loads(line)["problem"] for line in TRAIN.open()][:450]
-    planted = [p.replace("Find", "Compute").replace("What", "what") + " " for p in problems[:50]]
-    vectors = embed(problems + planted)
+def test_ivf_and_exact_walks_keep_the_same_problems_with_planted_rewordings(problems, vectors):
     exact = near_duplicates(vectors, 0.05, exact=True)
     approximate = near_duplicates(vectors, 0.05, exact=False)
     differences = np.flatnonzero(exact.keep != approximate.keep)
-    assert differences.size == 0, [(int(i), (problems + planted)[i][:60]) for i in differences]
+    assert differences.size == 0, [(int(i), problems[i][:60]) for i in differences]
     assert (~exact.keep[450:]).sum() >= 45  # the rewordings are found
     assert np.allclose(exact.min_neighbor_distance, approximate.min_neighbor_distance, atol=1e-3)
     assert exact.repeat_count[exact.duplicate_of[exact.duplicate_of >= 0]].min() >= 2
+
+
+@pytest.mark.integration
+def test_bfloat16_encoding_keeps_the_same_problems_as_float32(problems, vectors):
+    half = embed(problems, dtype="bfloat16")
+    assert half.dtype == np.float32
+    assert (half * vectors).sum(1).min() > 0.9999
+    full, fast = near_duplicates(vectors, 0.05, exact=True), near_duplicates(half, 0.05, exact=True)
+    differences = np.flatnonzero(full.keep != fast.keep)
+    assert differences.size == 0, [(int(i), problems[i][:60]) for i in differences]
+    near = full.min_neighbor_distance < 0.1  # around the threshold the distances agree to 1e-3
+    assert near.sum() >= 50
+    assert np.allclose(full.min_neighbor_distance[near], fast.min_neighbor_distance[near], atol=1e-3)
+    assert np.allclose(full.min_neighbor_distance, fast.min_neighbor_distance, atol=1e-2)
+
+
+@pytest.mark.integration
+def test_a_repeated_text_gets_the_vector_it_gets_alone(problems, vectors):
+    again = embed([problems[3], problems[0], problems[3]], dtype="float32")
+    assert np.array_equal(again[0], again[2])
+    assert np.allclose(again, vectors[[3, 0, 3]], atol=1e-5)

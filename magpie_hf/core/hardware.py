@@ -1,0 +1,20 @@
+"""What the machine computes natively: decides the default dtypes of the engine and the embedder."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1)
+def cpu_bf16() -> bool | None:
+    """Whether the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX); None where /proc/cpuinfo can't tell.
+
+    Without those instructions bf16 matmuls are emulated and slower than float32
+    (vLLM: 117 against 190 tok/s at batch 64 on an AVX512 CPU without BF16).
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return None
+    return "avx512_bf16" in flags or "amx_bf16" in flags
