@@ -55,7 +55,7 @@ STORIES = [
     "Each {adj} {thing} at the {place} costs {y} dollars. {a} buys {x} of them and {b} returns {z}.",
     "{a} starts the week with {x} {adj} {thing}, gets {y} each day at the {place} for {k} days, and gives {b} {z}.",
 ]
-SHORT_PROBLEMS = [  # --short: about 16 tokens each instead of about 37
+SHORT_PROBLEMS = [  # --short: about 22 tokens each instead of about 37
     "{a} buys {x} {adj} {thing} at the {place}; {b} takes {z}. How many are left?",
     "{a} finds {x} {adj} {thing} at the {place} and {b} finds {y}. How many in all?",
     "{a} starts with {x} {adj} {thing} at the {place} and gives {b} {z}. How many now?",
@@ -187,7 +187,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--shard-size", type=int, default=5000)
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"), help="the embed stage's")
-    parser.add_argument("--short", action="store_true", help="one-sentence problems (~16 tokens, not ~37)")
+    parser.add_argument("--short", action="store_true", help="one-sentence problems (~22 tokens, not ~37)")
     parser.add_argument("--no-lengths", action="store_true", help="skip MiniLM alone at other problem lengths")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child process for one size
     parser.add_argument("--lengths", action="store_true", help=argparse.SUPPRESS)  # the child for by_length
