@@ -4,7 +4,7 @@ Each size runs in a fresh process (so its peak RSS is its own): word problems
 composed from independent random parts, 10% of them planted rewordings of an
 earlier problem (synonyms, punctuation, a changed first word). The embed stage
 (MiniLM, sharded, checkpointed to Arrow) and the dedup stage (faiss: exact
-below 20,000 rows, HNSW above) run as a recipe runs them. Printed per size:
+below 20,000 rows, IVF above) run as a recipe runs them. Printed per size:
 rows/s, peak RSS, recall of the planted rewordings, false drops (original
 problems dropped), the dedup step's time over the embedding time, and MiniLM
 alone (`embed()` on up to 10,000 of the same texts, no runner) in float32 and
@@ -29,6 +29,8 @@ import sys
 import tempfile
 import time
 import uuid
+
+from magpie_hf.models.embeddings import DTYPES
 
 NAMES = (
     "Ava Ben Chloe Diego Emma Farid Grace Hiro Isla Jonas Kira Liam Maya Noor Omar Priya Quinn Rosa Sami Tara".split()
@@ -121,7 +123,7 @@ def one(size: int, shard_size: int, dtype: str, short: bool) -> dict:
     from datasets import Dataset
 
     from magpie_hf.core.recipe import Recipe
-    from magpie_hf.models.embeddings import _model, embed, resolve_dtype
+    from magpie_hf.models.embeddings import resolve_dtype
     from magpie_hf.models.presets import resolve_model
     from magpie_hf.run.runner import run_stages
 
@@ -137,12 +139,7 @@ def one(size: int, shard_size: int, dtype: str, short: bool) -> dict:
         seconds = time.perf_counter() - start
         rows = result.all_rows["dedup"]
         reasons, duplicate_of = rows["filter_reason"], rows["duplicate_of"]
-    sample = texts[:RAW_SAMPLE]
-    raw_rows_s = {}
-    for raw_dtype in ("float32", "bfloat16"):
-        start = time.perf_counter()
-        embed(sample, dtype=raw_dtype)
-        raw_rows_s[raw_dtype] = len(sample) / (time.perf_counter() - start)
+    raw = minilm_alone(texts[:RAW_SAMPLE])
     index = {f"p{i:07d}": i for i in range(size)}
     order = [index[i] for i in rows["id"]]
     dropped = {order[j]: index.get(duplicate_of[j]) for j in range(len(order)) if reasons[j] is not None}
@@ -158,35 +155,35 @@ def one(size: int, shard_size: int, dtype: str, short: bool) -> dict:
         "false_drops": false / (size - len(source)),
         "embed_s": embed,
         "dedup_s": dedup,
-        "tokens": sum(map(len, _model()[0](sample)["input_ids"])) / len(sample),
+        "tokens": raw.pop("tokens"),
         "dtype": resolve_dtype(dtype),
-        "raw_rows_s": raw_rows_s,
+        "raw_rows_s": raw,
     }
 
 
-def by_length(words: tuple[int, ...] = (8, 16, 32, 64), count: int = 3000) -> list[dict]:
-    """MiniLM alone, float32 and bfloat16, on `count` problems cut or joined to each word count."""
+def minilm_alone(texts: list[str]) -> dict:
+    """MiniLM alone (`embed()`, no runner) on `texts`: rows/s in float32 and in bfloat16, and mean tokens."""
     from magpie_hf.models.embeddings import _model, embed
 
-    tokenizer = _model()[0]
+    figure = {"tokens": sum(map(len, _model()[0](texts)["input_ids"])) / len(texts)}
+    for dtype in ("float32", "bfloat16"):
+        start = time.perf_counter()
+        embed(texts, dtype=dtype)
+        figure[dtype] = len(texts) / (time.perf_counter() - start)
+    return figure
+
+
+def by_length(words: tuple[int, ...] = (8, 16, 32, 64), count: int = 3000) -> list[dict]:
+    """MiniLM alone on `count` problems cut or joined to each word count."""
     pool = " ".join(problems(count * 3)[0]).split()
-    figures = []
-    for w in words:
-        texts = [" ".join(pool[i * w : (i + 1) * w]) for i in range(count)]
-        figure = {"words": w, "tokens": sum(map(len, tokenizer(texts)["input_ids"])) / count}
-        for dtype in ("float32", "bfloat16"):
-            start = time.perf_counter()
-            embed(texts, dtype=dtype)
-            figure[dtype] = count / (time.perf_counter() - start)
-        figures.append(figure)
-    return figures
+    return [{"words": w, **minilm_alone([" ".join(pool[i * w : (i + 1) * w]) for i in range(count)])} for w in words]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--shard-size", type=int, default=5000)
-    parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"), help="the embed stage's")
+    parser.add_argument("--dtype", default="auto", choices=DTYPES, help="the embed stage's")
     parser.add_argument("--short", action="store_true", help="one-sentence problems (~22 tokens, not ~37)")
     parser.add_argument("--no-lengths", action="store_true", help="skip MiniLM alone at other problem lengths")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child process for one size
