@@ -35,15 +35,19 @@ PLAIN_PROMPT = "Question: {user}\nAnswer:"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 PRESETS_FILE = Path(__file__).with_name("presets.yaml")
 # Engine settings that change where and how fast a model runs, not what it writes.
-RUNTIME_ONLY = {
-    "tensor_parallel_size",
-    "gpu_memory_utilization",
-    "enable_prefix_caching",
-    "max_num_seqs",
-    "base_url",
-    "api_key_env",
-    "max_concurrency",
-}
+RUNTIME_ONLY = frozenset(
+    {
+        "tensor_parallel_size",
+        "gpu_memory_utilization",
+        "enable_prefix_caching",
+        "max_num_seqs",
+        "base_url",
+        "api_key_env",
+        "max_concurrency",
+    }
+)
+# Preset facts that change nothing generated: left out of `fingerprint`, so checkpoints keep theirs.
+NOT_FINGERPRINTED = frozenset({"number", "parameters_billion", "weight_dtype"})
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,9 @@ class Preset:
     default system prompt the model's own template inserts). `chat_format` is
     None until the facts are known (`complete`), `"plain"` for a model without
     a chat template. `engine_args` are the recipe's `engine:` settings, over the
-    preset's `tensor_parallel_size` and `max_model_len`.
+    preset's `tensor_parallel_size` and `max_model_len`. `parameters_billion` and
+    `weight_dtype` size the weights (`sizes.weight_bytes`); like `number`, they
+    are not compared and not fingerprinted.
     """
 
     name: str
@@ -78,6 +84,8 @@ class Preset:
     max_prompt_tokens: int | None = None
     derived: bool = False  # the chat facts came from the tokenizer at run time
     number: str | None = field(default=None, compare=False)
+    parameters_billion: float | None = field(default=None, compare=False)  # for the memory estimate (`sizes`)
+    weight_dtype: str | None = field(default=None, compare=False)  # a pre-quantized checkpoint's weights: fp8, fp4
 
     def magpie_prefix(self, system_prompt: str | None) -> str:
         """Chat text that ends exactly where the user's question would start."""
@@ -132,7 +140,7 @@ class Preset:
 
     def fingerprint(self) -> dict:
         """Everything about the model that changes generated text."""
-        facts = {k: v for k, v in asdict(self).items() if k != "number"}
+        facts = {k: v for k, v in asdict(self).items() if k not in NOT_FINGERPRINTED}
         facts["engine_args"] = [(k, v) for k, v in self.engine_args if k not in RUNTIME_ONLY]
         return facts
 
