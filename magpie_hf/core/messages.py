@@ -1,4 +1,7 @@
-"""User-facing text in English and Japanese (`--lang ja`, or `MAGPIE_HF_LANG=ja`)."""
+"""User-facing text in English and Japanese (`--lang ja`, or `MAGPIE_HF_LANG=ja`).
+
+The framework's own messages are here; a pipeline adds those of its commands with `add_messages`.
+"""
 
 from __future__ import annotations
 
@@ -85,35 +88,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "GPUs per Ray actor (the tensor-parallel size)",
         "ja": "Ray アクターあたりの GPU 数 (テンソル並列数)",
     },
-    "math": {
-        "en": "the original scripts' numeric form: MODEL SCALE MODE [DOMAIN]",
-        "ja": "従来スクリプトと同じ数値指定: MODEL SCALE MODE [DOMAIN]",
-    },
-    "math_epilog": {
-        "en": (
-            "MODEL: 0 embedded (default model, runs on CPU), 1 DeepSeek-R1-Distill-Qwen-32B, "
-            "2 DeepSeek-R1-Distill-Llama-70B, 3 DeepSeek-R1-0528 (FP4), 4 gemma-3-27b-it, "
-            "5 Qwen2.5-Math-72B-Instruct, 6 Qwen2.5-Coder-32B-Instruct. "
-            "SCALE: multiplies each domain's problem count (1.0 = 44,000 problems in total). "
-            "MODE: 1 all six domains, 2 one domain (DOMAIN), 3 several domains (DOMAIN as 1,3,5). "
-            "DOMAIN: 1 algebra, 2 calculus, 3 geometry, 4 statistics, 5 number_theory, 6 discrete. "
-            "Example: 'magpie-hf math 1 0.5 2 2' runs model 1 at scale 0.5 on calculus."
-        ),
-        "ja": (
-            "MODEL: 0 embedded (既定モデル、CPU で動作)、1 DeepSeek-R1-Distill-Qwen-32B、"
-            "2 DeepSeek-R1-Distill-Llama-70B、3 DeepSeek-R1-0528 (FP4)、4 gemma-3-27b-it、"
-            "5 Qwen2.5-Math-72B-Instruct、6 Qwen2.5-Coder-32B-Instruct。"
-            "SCALE: 各分野の問題数に掛ける倍率 (1.0 で合計 44,000 問)。"
-            "MODE: 1 全 6 分野、2 1 分野 (DOMAIN で指定)、3 複数分野 (DOMAIN を 1,3,5 のように指定)。"
-            "DOMAIN: 1 代数 algebra、2 解析 calculus、3 幾何 geometry、4 統計 statistics、"
-            "5 整数論 number_theory、6 離散数学 discrete。"
-            "例: 'magpie-hf math 1 0.5 2 2' はモデル 1、倍率 0.5 で解析 (calculus) を生成します。"
-        ),
-    },
-    "math_model": {"en": "model number 0-6 (see below)", "ja": "モデル番号 0-6 (下記参照)"},
-    "math_scale": {"en": "scale factor, e.g. 0.5", "ja": "倍率 (例: 0.5)"},
-    "math_mode": {"en": "1 all domains, 2 one domain, 3 several", "ja": "1 全分野、2 1 分野、3 複数分野"},
-    "math_domain": {"en": "domain number(s) for modes 2 and 3", "ja": "モード 2・3 で使う分野番号"},
     "workers": {
         "en": "print the shell commands that run a recipe on N GPUs (one worker per GPU group, then the merge)",
         "ja": "レシピを N 基の GPU で実行するシェルコマンドを表示 (GPU グループごとに 1 ワーカー、最後に統合)",
@@ -170,6 +144,14 @@ def set_language(lang: str) -> None:
     """Switch every later message to `lang` (one of LANGUAGES)."""
     global LANG
     LANG = lang
+
+
+def add_messages(messages: dict[str, dict[str, str]]) -> None:
+    """Add messages (key -> language -> text, `en` at least); ValueError for a key that already has other texts."""
+    taken = [key for key, texts in messages.items() if MESSAGES.get(key, texts) != texts]
+    if taken:
+        raise ValueError(f"messages {', '.join(taken)} are already defined")
+    MESSAGES.update(messages)
 
 
 def t(key: str, **values: object) -> str:

@@ -2,10 +2,13 @@
 
 The framework names no pipeline. A pipeline package registers its output
 tables (each with the row formatter that turns a stage's rows into the
-exported config), its card template and tags, and, optionally, an analysis
-printed at the end of a run and stored in the manifest. Built-in pipelines
-live in `magpie_hf/pipelines/<name>/`; others register from anywhere (a test,
-another package through the `magpie_hf.pipelines` entry point group).
+exported config), its card template and tags, and, optionally: an analysis
+printed at the end of a run and stored in the manifest, the rows a recipe
+set's merged export leaves out as repeats across its members, and `magpie-hf`
+commands (whose help texts it adds with `core.messages.add_messages`).
+Built-in pipelines live in `magpie_hf/pipelines/<name>/`; others register from
+anywhere (a test, another package through the `magpie_hf.pipelines` entry
+point group).
 
 Example:
     >>> register_pipeline(Pipeline(name="toy", tables={"rows": Table("rows", lambda rows: rows)}, card="toy.md"))
@@ -34,6 +37,7 @@ class Table:
         per_domain: besides the merged config, one `<name>_<domain>` config per domain.
         task: the Hub task category of the config.
         tag: a Hub tag the config adds to the card (e.g. `dpo`).
+        mark_split: `(rows, split) -> rows`, for rows that record the split they are written to.
     """
 
     name: str
@@ -42,6 +46,7 @@ class Table:
     per_domain: bool = True
     task: str = "text-generation"
     tag: str | None = None
+    mark_split: Callable[[Dataset, str], Dataset] | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ class Command:
 
     Attributes:
         name: the subcommand.
-        help: its help text's message key (see `core.messages`).
+        help: its help text's message key (the pipeline adds its keys with `core.messages.add_messages`).
         configure: adds the command's own arguments to its parser.
         to_run: sets `recipe` (and e.g. `domains`) on the parsed options; raises RecipeError on bad input.
     """
@@ -76,6 +81,8 @@ class Pipeline:
         format_analysis: the analysis as terminal lines.
         describe: `(recipe, model) -> dict` of facts the manifest and card carry (e.g. a prompt prefix).
         commands: `magpie-hf` subcommands of its own.
+        cross_member_duplicates: `[(result, recipe)] -> (ids, {"<domain>-><domain>": count})`, the rows of a
+            recipe set's member that repeat an earlier member's: left out of the merged export, counted in its manifest.
     """
 
     name: str
@@ -88,7 +95,7 @@ class Pipeline:
     format_analysis: Callable[[dict], str] | None = None
     describe: Callable[[Any, Any], dict] | None = None
     commands: tuple[Command, ...] = ()
-
+    cross_member_duplicates: Callable[[list[tuple[Any, Any]]], tuple[set[str], dict[str, int]]] | None = None
 
     def table(self, name: str) -> Table:
         """The table of that name, or a plain one (rows as they are) for a stage exported by its own name."""

@@ -15,10 +15,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from magpie_hf.core.pipeline import GENERIC, discover, get_pipeline
+from magpie_hf.core.source import Source
 from magpie_hf.core.stage import STAGES, Stage
 from magpie_hf.engines.settings import EngineSettings
 from magpie_hf.models.presets import PLAIN_PROMPT, USER, Preset, known_model, resolve_model
-from magpie_hf.run.sources import Source
 
 
 class RecipeError(ValueError):
@@ -171,9 +171,7 @@ def load_recipes(
     data = read_recipe_data(path)
     if "recipes" not in data:
         if domains:
-            raise RecipeError(
-                f"{path}: --domains needs a multi-domain recipe such as recipes/magpie_math/all_domains.yaml"
-            )
+            raise RecipeError(f"{path}: --domains needs a multi-domain recipe (a recipe set, with `recipes:`)")
         return [load_recipe(path, sets, mode, **overrides)], None
     try:
         recipe_set = RecipeSet(**data)

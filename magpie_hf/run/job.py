@@ -8,14 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
-import numpy as np
 from datasets import Dataset, concatenate_datasets
 
 from magpie_hf.core.chain import ChainError, check_chain
 from magpie_hf.core.pipeline import get_pipeline
 from magpie_hf.core.recipe import Recipe, RecipeError, RecipeSet
 from magpie_hf.models.presets import Preset, complete, model_for
-from magpie_hf.models.vector_index import near_duplicates
 from magpie_hf.publish.export import argv, export_tables, manifest, run_tables
 from magpie_hf.run.executors.base import Executor
 from magpie_hf.run.runner import MissingInput, RunResult, run_stages, source_rows
@@ -144,8 +142,9 @@ def export_merged(recipe_set: RecipeSet, runs: list[RecipeRun]) -> list[tuple[Pa
     output = Path(recipe_set.output.format(model=model.name, name=recipe_set.name, domain="all"))
     names = [name for name in runs[0].tables if all(name in run.tables for run in runs)]
     merged = {name: concatenate_datasets([run.tables[name] for run in runs]) for name in names}
-    dropped, pairs = cross_duplicates(runs)
     pipeline = get_pipeline(first.pipeline)
+    members = [(run.result, run.recipe) for run in runs]
+    dropped, pairs = pipeline.cross_member_duplicates(members) if pipeline.cross_member_duplicates else (set(), {})
     if dropped:
         for name, rows in merged.items():
             if pipeline.table(name).rows != "all":  # the every-row tables keep them, as generated
@@ -164,30 +163,3 @@ def export_merged(recipe_set: RecipeSet, runs: list[RecipeRun]) -> list[tuple[Pa
         "cross_domain_duplicates": pairs,
     }
     return export_tables(merged, info, output, pipeline, first.test_fraction, first.seed)
-
-
-def cross_duplicates(runs: list[RecipeRun]) -> tuple[set[str], dict[str, int]]:
-    """Problems that repeat a kept problem of an earlier member (domain), by the members' dedup stage.
-
-    Members are walked in order, as the dedup stage walks rows: each member's
-    kept rows, with their stored embeddings, against everything kept before.
-    Returns the ids to drop and the counts per `<domain>-><domain of the kept one>`.
-    """
-    rows, threshold = [], None
-    for run in runs:
-        entry = next((e for e in run.recipe.stage_entries() if e.stage.name == "dedup"), None)
-        if entry is None or entry.name not in run.result.datasets:
-            return set(), {}
-        threshold = entry.config.near_duplicate_distance
-        kept = run.result.datasets[entry.name]
-        rows += zip(kept["id"], kept["domain"], kept["embedding"])
-    if not rows:
-        return set(), {}
-    found = near_duplicates(np.asarray([r[2] for r in rows], dtype=np.float32), threshold)
-    dropped, pairs = set(), {}
-    for (problem, domain, _), owner in zip(rows, found.duplicate_of):
-        if owner >= 0 and rows[owner][1] != domain:
-            dropped.add(problem)
-            pair = f"{domain}->{rows[owner][1]}"
-            pairs[pair] = pairs.get(pair, 0) + 1
-    return dropped, pairs

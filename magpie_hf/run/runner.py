@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
@@ -20,6 +19,7 @@ from tqdm.auto import tqdm
 from magpie_hf.core.fingerprint import fingerprint
 from magpie_hf.core.messages import t
 from magpie_hf.core.recipe import StageEntry
+from magpie_hf.core.result import RunResult, StageReport
 from magpie_hf.core.stage import FILTER_REASON
 from magpie_hf.models.presets import Preset
 from magpie_hf.run import storage
@@ -29,41 +29,6 @@ from magpie_hf.run.plan import ShardPlan, ShardSpec, plan_stage
 from magpie_hf.run.shard import empty_output
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class StageReport:
-    """Rows, tokens and time of one stage, summed over its shards."""
-
-    stage: str
-    fingerprint: str
-    rows_in: int = 0
-    rows_out: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    counters: dict[str, int] = field(default_factory=dict)
-    generated_tokens: int = 0
-    prompt_tokens: int = 0
-    seconds: float = 0.0
-    load_seconds: float = 0.0
-    shards_run: int = 0
-    shards_reused: int = 0
-    shards_pending: int = 0
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.generated_tokens / self.seconds if self.seconds else 0.0
-
-
-@dataclass
-class RunResult:
-    """What a run produced: per stage the kept rows, every row (dropped ones with `filter_reason`), the reports."""
-
-    datasets: dict[str, Dataset]
-    all_rows: dict[str, Dataset]
-    reports: list[StageReport]
-    complete: bool
-    seconds: float
-    explodes: dict[str, bool] = field(default_factory=dict)
 
 
 class MissingInput(RuntimeError):
@@ -179,26 +144,3 @@ def run_stages(
         result.complete = True
     result.seconds = time.perf_counter() - start
     return result
-
-
-def every_row(result: RunResult, stage: str) -> Dataset:
-    """Every row that reached `stage` since the last stage that made new rows: its own, and the
-    rows earlier filters dropped (with their `filter_reason`; columns they never got are null)."""
-    import pyarrow as pa
-
-    names = list(result.all_rows)
-    upto = names[: names.index(stage) + 1]
-    since = max((i for i, n in enumerate(upto) if result.explodes.get(n)), default=0)
-    parts = [result.all_rows[stage]]
-    for name in upto[since:-1]:
-        rows = result.all_rows[name]
-        if FILTER_REASON in rows.column_names:
-            parts.append(rows.filter(lambda reason: reason is not None, input_columns=FILTER_REASON))
-    if len(parts) == 1:
-        return parts[0]
-    tables = [p.flatten_indices().data.table for p in parts if len(p)]  # filter() keeps an index over the full table
-    merged = pa.concat_tables(tables, promote_options="default") if tables else parts[0].data.table
-    order = {i: k for k, i in enumerate(result.all_rows[upto[since]]["id"])}
-    rows = Dataset(merged)
-    ids = rows["id"]
-    return rows.select(sorted(range(len(rows)), key=lambda k: order.get(ids[k], k)))

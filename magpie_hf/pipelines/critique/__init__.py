@@ -15,10 +15,15 @@ def critique_rows(rows: Dataset) -> Dataset:
     return rows.select_columns([c for c in critique.OUTPUTS if c != "filter_reason"])
 
 
+def mark_split(rows: Dataset, split: str) -> Dataset:
+    """verl's rows record their split (`extra_info.split`): the one the export writes them to."""
+    return rows.map(lambda extra: {"extra_info": {**extra, "split": split}}, input_columns="extra_info")
+
+
 PIPELINE = register_pipeline(
     Pipeline(
         name="critique",
-        tables={"critique": Table("critique", critique_rows, tag="critique")},
+        tables={"critique": Table("critique", critique_rows, tag="critique", mark_split=mark_split)},
         card="critique.md",
         tags=("synthetic", "math", "cft"),
         analysis=cft_analysis,

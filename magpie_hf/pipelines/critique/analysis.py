@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datasets import Dataset
 
-from magpie_hf.run.runner import RunResult
+from magpie_hf.core.result import RunResult
 
 
 def cft_analysis(result: RunResult, recipe) -> dict | None:

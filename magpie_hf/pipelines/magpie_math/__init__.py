@@ -8,6 +8,7 @@ from magpie_hf.core.pipeline import Pipeline, Table, register_pipeline
 from magpie_hf.models.presets import complete
 from magpie_hf.pipelines.magpie_math import clean, instructions, preference, rewards  # noqa: F401  (registers)
 from magpie_hf.pipelines.magpie_math.command import MATH
+from magpie_hf.pipelines.magpie_math.cross_domain import cross_domain_duplicates
 from magpie_hf.pipelines.magpie_math.tables import (
     candidates_rows,
     instructions_rows,
@@ -15,7 +16,6 @@ from magpie_hf.pipelines.magpie_math.tables import (
     preference_rows,
     sft_rows,
 )
-
 
 
 def describe(recipe, model) -> dict:
@@ -41,5 +41,6 @@ PIPELINE = register_pipeline(
         plots=plots,
         describe=describe,
         commands=(MATH,),
+        cross_member_duplicates=cross_domain_duplicates,
     )
 )

@@ -9,13 +9,47 @@ from __future__ import annotations
 
 import argparse
 
-from magpie_hf.core.messages import t
+from magpie_hf.core.messages import add_messages, t
 from magpie_hf.core.pipeline import Command
 from magpie_hf.core.recipe import RecipeError
 from magpie_hf.core.resources import resource_dir
 
 DOMAINS = ("algebra", "calculus", "geometry", "statistics", "number_theory", "discrete")
 MATH_MODES = {1: "all", 2: "one", 3: "several"}
+
+add_messages(
+    {
+        "math": {
+            "en": "the original scripts' numeric form: MODEL SCALE MODE [DOMAIN]",
+            "ja": "従来スクリプトと同じ数値指定: MODEL SCALE MODE [DOMAIN]",
+        },
+        "math_epilog": {
+            "en": (
+                "MODEL: 0 embedded (default model, runs on CPU), 1 DeepSeek-R1-Distill-Qwen-32B, "
+                "2 DeepSeek-R1-Distill-Llama-70B, 3 DeepSeek-R1-0528 (FP4), 4 gemma-3-27b-it, "
+                "5 Qwen2.5-Math-72B-Instruct, 6 Qwen2.5-Coder-32B-Instruct. "
+                "SCALE: multiplies each domain's problem count (1.0 = 44,000 problems in total). "
+                "MODE: 1 all six domains, 2 one domain (DOMAIN), 3 several domains (DOMAIN as 1,3,5). "
+                "DOMAIN: 1 algebra, 2 calculus, 3 geometry, 4 statistics, 5 number_theory, 6 discrete. "
+                "Example: 'magpie-hf math 1 0.5 2 2' runs model 1 at scale 0.5 on calculus."
+            ),
+            "ja": (
+                "MODEL: 0 embedded (既定モデル、CPU で動作)、1 DeepSeek-R1-Distill-Qwen-32B、"
+                "2 DeepSeek-R1-Distill-Llama-70B、3 DeepSeek-R1-0528 (FP4)、4 gemma-3-27b-it、"
+                "5 Qwen2.5-Math-72B-Instruct、6 Qwen2.5-Coder-32B-Instruct。"
+                "SCALE: 各分野の問題数に掛ける倍率 (1.0 で合計 44,000 問)。"
+                "MODE: 1 全 6 分野、2 1 分野 (DOMAIN で指定)、3 複数分野 (DOMAIN を 1,3,5 のように指定)。"
+                "DOMAIN: 1 代数 algebra、2 解析 calculus、3 幾何 geometry、4 統計 statistics、"
+                "5 整数論 number_theory、6 離散数学 discrete。"
+                "例: 'magpie-hf math 1 0.5 2 2' はモデル 1、倍率 0.5 で解析 (calculus) を生成します。"
+            ),
+        },
+        "math_model": {"en": "model number 0-6 (see below)", "ja": "モデル番号 0-6 (下記参照)"},
+        "math_scale": {"en": "scale factor, e.g. 0.5", "ja": "倍率 (例: 0.5)"},
+        "math_mode": {"en": "1 all domains, 2 one domain, 3 several", "ja": "1 全分野、2 1 分野、3 複数分野"},
+        "math_domain": {"en": "domain number(s) for modes 2 and 3", "ja": "モード 2・3 で使う分野番号"},
+    }
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -120,7 +120,8 @@ def test_critique_rows_are_verl_rows_balanced_and_stable(embedded):
 
 def test_source_reads_shared_training_problems_and_names_missing_paths(tmp_path):
     from magpie_hf.core.recipe import RecipeError, load_recipe
-    from magpie_hf.run.sources import Source, load_source
+    from magpie_hf.core.source import Source
+    from magpie_hf.run.sources import load_source
 
     rows, fp = load_source(Source(path="../shared/data/train/math_train_2k.jsonl", limit=5), "math")
     assert rows["id"] == [f"math-{i:06d}" for i in range(5)] and rows["index"] == list(range(5))
@@ -150,7 +151,7 @@ def test_worker_commands_give_each_worker_its_own_gpus(tmp_path):
     assert lines[-2] == "wait" and "--rank" not in lines[-1]
 
 
-def test_critique_export_has_verl_field_types(tmp_path, embedded):
+def test_critique_export_has_verl_field_types_and_each_row_its_split(tmp_path, embedded):
     from datasets import Dataset, load_dataset
 
     from magpie_hf.core.pipeline import get_pipeline
@@ -158,27 +159,28 @@ def test_critique_export_has_verl_field_types(tmp_path, embedded):
     from magpie_hf.publish.export import export_tables
 
     batch = {
-        "id": ["math-000000"],
-        "index": [0],
-        "domain": ["math"],
-        "problem": ["What is 2+2?"],
-        "answer": ["4"],
-        "a": [["\\boxed{4}", "\\boxed{5}"]],
-        "a_finish_reasons": [["stop", "stop"]],
-        "a_correct": [[True, False]],
-        "a_answers": [["4", "5"]],
+        "id": ["math-000000", "math-000001"],
+        "index": [0, 1],
+        "domain": ["math", "math"],
+        "problem": ["What is 2+2?", "What is 3+3?"],
+        "answer": ["4", "6"],
+        "a": [["\\boxed{4}", "\\boxed{5}"], ["\\boxed{6}", "\\boxed{7}"]],
+        "a_finish_reasons": [["stop", "stop"]] * 2,
+        "a_correct": [[True, False]] * 2,
+        "a_answers": [["4", "5"], ["6", "7"]],
     }
     built = build_critiques(batch, CritiqueConfig(columns=["a"]), embedded)
     rows = Dataset.from_dict(built).remove_columns("filter_reason")
     model = {"model_id": "HuggingFaceTB/SmolLM2-135M-Instruct", "name": "embedded", "engine": "vllm"}
     info = {"recipe": "t", "model": model, "stages": [], "command": "magpie-hf run t.yaml"}
-    export_tables({"critique": critique_rows(rows)}, info, tmp_path / "x", get_pipeline("critique"), 0.0, 0)
-    loaded = load_dataset(str(tmp_path / "x"), "critique", split="train")
-    assert set(loaded.column_names) == {
+    export_tables({"critique": critique_rows(rows)}, info, tmp_path / "x", get_pipeline("critique"), 0.5, 0)
+    splits = load_dataset(str(tmp_path / "x"), "critique")
+    assert set(splits) == {"train", "test"} and all(extra["split"] == "train" for extra in rows["extra_info"])
+    assert set(splits["train"].column_names) == {
         "id", "problem_id", "domain", "data_source", "prompt", "ability", "reward_model", "extra_info", "question",
         "answer", "target",
     }
-    for row in loaded:
+    for split, row in ((split, row) for split, loaded in splits.items() for row in loaded):
         assert row["data_source"] == "deepscaler_critique" and row["ability"] == "critique"
         assert isinstance(row["prompt"], list) and set(row["prompt"][0]) == {"role", "content"}
         assert row["reward_model"]["style"] == "rule" and row["reward_model"]["ground_truth"] in {"right", "wrong"}
@@ -186,6 +188,6 @@ def test_critique_export_has_verl_field_types(tmp_path, embedded):
         assert isinstance(row["question"], str)
         extra = row["extra_info"]
         assert isinstance(extra["index"], int) and isinstance(extra["original_index"], int)
-        assert isinstance(extra["solution_index"], int) and extra["split"] == "train"
+        assert isinstance(extra["solution_index"], int) and extra["split"] == split
         assert isinstance(extra["model_source"], str) and isinstance(extra["solution"], str)
-        assert extra["question_gt_answer"] == "4"
+        assert extra["question_gt_answer"] == {"What is 2+2?": "4", "What is 3+3?": "6"}[row["question"]]

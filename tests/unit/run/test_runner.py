@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from magpie_hf.core.recipe import Recipe
+from magpie_hf.core.result import every_row
 from magpie_hf.engines import USAGE
 from magpie_hf.run.executors.local import LocalExecutor
 from magpie_hf.run.plan import plan_stage
-from magpie_hf.run.runner import MissingInput, every_row, run_stages, source_rows
+from magpie_hf.run.runner import MissingInput, run_stages, source_rows
 
 
 PROBLEMS = [

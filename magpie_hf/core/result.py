@@ -1,0 +1,66 @@
+"""What a run produced: per stage its kept rows, every row, and a report of rows, tokens and time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+from datasets import Dataset
+
+from magpie_hf.core.stage import FILTER_REASON
+
+
+@dataclass
+class StageReport:
+    """Rows, tokens and time of one stage, summed over its shards."""
+
+    stage: str
+    fingerprint: str
+    rows_in: int = 0
+    rows_out: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    generated_tokens: int = 0
+    prompt_tokens: int = 0
+    seconds: float = 0.0
+    load_seconds: float = 0.0
+    shards_run: int = 0
+    shards_reused: int = 0
+    shards_pending: int = 0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.generated_tokens / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class RunResult:
+    """What a run produced: per stage the kept rows, every row (dropped ones with `filter_reason`), the reports."""
+
+    datasets: dict[str, Dataset]
+    all_rows: dict[str, Dataset]
+    reports: list[StageReport]
+    complete: bool
+    seconds: float
+    explodes: dict[str, bool] = field(default_factory=dict)
+
+
+def every_row(result: RunResult, stage: str) -> Dataset:
+    """Every row that reached `stage` since the last stage that made new rows: its own, and the
+    rows earlier filters dropped (with their `filter_reason`; columns they never got are null)."""
+    names = list(result.all_rows)
+    upto = names[: names.index(stage) + 1]
+    since = max((i for i, n in enumerate(upto) if result.explodes.get(n)), default=0)
+    parts = [result.all_rows[stage]]
+    for name in upto[since:-1]:
+        rows = result.all_rows[name]
+        if FILTER_REASON in rows.column_names:
+            parts.append(rows.filter(lambda reason: reason is not None, input_columns=FILTER_REASON))
+    if len(parts) == 1:
+        return parts[0]
+    tables = [p.flatten_indices().data.table for p in parts if len(p)]  # filter() keeps an index over the full table
+    merged = pa.concat_tables(tables, promote_options="default") if tables else parts[0].data.table
+    order = {i: k for k, i in enumerate(result.all_rows[upto[since]]["id"])}
+    rows = Dataset(merged)
+    ids = rows["id"]
+    return rows.select(sorted(range(len(rows)), key=lambda k: order.get(ids[k], k)))

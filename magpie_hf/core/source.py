@@ -1,0 +1,58 @@
+"""A recipe's `source:`: an HF dataset or local files, and which columns hold the problems (read by `run.sources`)."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+LOCAL_SUFFIXES = {".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+
+
+class Source(BaseModel):
+    """Where problems come from, and which of its columns hold them.
+
+    `columns` maps our names (`problem`, `answer`, optionally `solution`) to the
+    dataset's; DeepScaleR's `problem` / `answer` / `solution` is the default.
+    Relative paths are relative to the directory the command runs in (the
+    project root), e.g. `../shared/data/train/math_train_2k.jsonl`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    split: str = "train"
+    columns: dict[str, str] = Field(
+        default_factory=lambda: {"problem": "problem", "answer": "answer", "solution": "solution"}
+    )
+    limit: int | None = Field(default=None, gt=0)
+    where: dict[str, list] = Field(default_factory=dict)  # keep rows whose column value is listed
+    id_column: str | None = None  # keep the source's ids (else `<domain>-<index>`)
+
+    def row_columns(self) -> list[str]:
+        """The columns of the rows this source gives the first stage."""
+        return ["id", "index", "domain", *self.columns, "answer"]
+
+    def is_local(self) -> bool:
+        return Path(self.path).suffix in LOCAL_SUFFIXES
+
+    def files(self) -> list[str]:
+        """The local files `path` names (a glob such as `data/x/problems/*/*.parquet` is allowed)."""
+        return sorted(glob.glob(self.path)) if glob.has_magic(self.path) else [self.path] * Path(self.path).is_file()
+
+    def check(self) -> None:
+        """Raise ValueError (naming the path and the fix) when a local file is missing."""
+        if self.is_local() and not self.files():
+            hint = (
+                " (../shared/ sits beside the project checkout; see ../shared/data/README.md)"
+                if "shared/" in self.path
+                else ""
+            )
+            if glob.has_magic(self.path):
+                hint = " (run the recipe that writes them first, or set source.path)"
+            raise ValueError(
+                f"source.path: no file matches '{self.path}'{hint}"
+                if glob.has_magic(self.path)
+                else f"source.path: file '{self.path}' not found{hint}"
+            )
