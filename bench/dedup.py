@@ -7,7 +7,7 @@ earlier problem (synonyms, punctuation, a changed first word). The embed stage
 below 20,000 rows, IVF above) run as a recipe runs them. Printed per size:
 rows/s, peak RSS, recall of the planted rewordings, false drops (original
 problems dropped), the dedup step's time over the embedding time, and MiniLM
-alone (`embed()` on up to 10,000 of the same texts, no runner) in float32 and
+alone (`Embedder.embed()` on up to 10,000 of the same texts, no runner) in float32 and
 in bfloat16, measured in the same process: the whole path's throughput over
 MiniLM alone in the dtype the path used, and bfloat16 over float32. Last,
 MiniLM alone on the same problems cut or joined to other lengths: embedding
@@ -162,13 +162,14 @@ def one(size: int, shard_size: int, dtype: str, short: bool) -> dict:
 
 
 def minilm_alone(texts: list[str]) -> dict:
-    """MiniLM alone (`embed()`, no runner) on `texts`: rows/s in float32 and in bfloat16, and mean tokens."""
-    from magpie_hf.models.embeddings import _model, embed
+    """MiniLM alone (`Embedder.embed()`, no runner) on `texts`: rows/s in float32 and in bfloat16, and mean tokens."""
+    from magpie_hf.models.embeddings import Embedder
 
-    figure = {"tokens": sum(map(len, _model()[0](texts)["input_ids"])) / len(texts)}
+    embedder = Embedder.load()
+    figure = {"tokens": sum(map(len, embedder.tokenizer(texts)["input_ids"])) / len(texts)}
     for dtype in ("float32", "bfloat16"):
         start = time.perf_counter()
-        embed(texts, dtype=dtype)
+        embedder.embed(texts, dtype=dtype)
         figure[dtype] = len(texts) / (time.perf_counter() - start)
     return figure
 

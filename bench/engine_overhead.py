@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from magpie_hf.engines import get_engine
-from magpie_hf.models.presets import resolve_model
-from magpie_hf.core.seeds import row_seed
 from magpie_hf.core.recipe import Recipe
+from magpie_hf.core.seeds import row_seed
+from magpie_hf.models.presets import resolve_model
+from magpie_hf.run.context import RunContext
 from magpie_hf.run.runner import run_stages, source_rows
 
 
@@ -37,11 +37,11 @@ def raw_vllm(engine, prompt: str, seeds: list[int], max_tokens: int, stop_ids: t
     return sum(len(c.token_ids) for o in outputs for c in o.outputs), seconds
 
 
-def through_runner(recipe: Recipe, model, rows: int) -> tuple[int, float]:
+def through_runner(recipe: Recipe, model, rows: int, run: RunContext) -> tuple[int, float]:
     data, fp = source_rows(recipe.domain, rows)
     with tempfile.TemporaryDirectory() as run_dir:
         start = time.perf_counter()
-        result = run_stages(data, fp, recipe.stage_entries(), model, Path(run_dir), recipe.shard_size)
+        result = run_stages(data, fp, recipe.stage_entries(), model, Path(run_dir), recipe.shard_size, run=run)
         seconds = time.perf_counter() - start
     return result.reports[0].generated_tokens, seconds
 
@@ -63,7 +63,8 @@ def main() -> None:
         shard_size=args.rows,
         stages=[{"stage": "instructions", "system_prompt": system, "temperature": 1.0, "max_tokens": args.max_tokens}],
     )
-    engine = get_engine(model)
+    run = RunContext()  # one engine for both sides
+    engine = run.engine(model)
     prompt = model.magpie_prefix(system)
 
     data, _ = source_rows(recipe.domain, args.rows)
@@ -73,7 +74,7 @@ def main() -> None:
     for _ in range(args.repeats):  # interleaved, so drift in machine load hits both sides alike
         for name, measure in (
             ("raw", lambda: raw_vllm(engine, prompt, seeds, args.max_tokens, model.stop_token_ids)),
-            ("runner", lambda: through_runner(recipe, model, args.rows)),
+            ("runner", lambda: through_runner(recipe, model, args.rows, run)),
         ):
             tokens, seconds = measure()
             totals[name][0] += tokens
@@ -83,6 +84,7 @@ def main() -> None:
     print(f"(a) raw vllm.LLM.generate : {rate['raw']:8.1f} tok/s ({totals['raw'][0]} tokens)")
     print(f"(b) runner instructions   : {rate['runner']:8.1f} tok/s ({totals['runner'][0]} tokens)")
     print(f"ratio (b)/(a)             : {rate['runner'] / rate['raw']:.3f}  (target >= 0.95)")
+    run.close()
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ def run_recipe(
 
     Returns:
         `{config name: DatasetDict}` read back from the export folder (the merged one for a recipe set).
+        Every model the run loaded is released before this returns.
 
     Raises:
         magpie_hf.core.recipe.RecipeError: the recipe or an override is not valid (nothing was run).
@@ -63,11 +64,13 @@ def run_recipe(
     from magpie_hf.core.recipe import load_recipes  # noqa: PLC0415
     from magpie_hf.core.resources import find_recipe  # noqa: PLC0415
     from magpie_hf.run import job  # noqa: PLC0415
+    from magpie_hf.run.context import RunContext  # noqa: PLC0415
 
     recipes, recipe_set = load_recipes(find_recipe(recipe), domains=domains, sets=sets, mode=mode, **overrides)
     for member in recipes:
         job.check_recipe(member, stages)
-    runs = [job.run_recipe(member, count=count, only=stages) for member in recipes]
+    with RunContext(share_device=recipes[0].engine.share_device) as context:  # released on return, error or not
+        runs = [job.run_recipe(member, count=count, only=stages, context=context) for member in recipes]
     written = job.export_merged(recipe_set, runs) if recipe_set is not None and len(runs) > 1 else runs[-1].written
     folder = written[-1][0].parent if written else None
     if folder is None:

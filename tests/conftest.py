@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 # In-process engine: loads in seconds instead of spawning EngineCore + Worker.
@@ -38,18 +40,82 @@ def embedded() -> Preset:
 
 
 @pytest.fixture(scope="session")
-def vllm_engine(embedded: Preset):
-    """The real vLLM engine on the embedded model, built once per session (integration and e2e tests)."""
-    from magpie_hf.engines import get_engine
+def tiny_reward_model(tmp_path_factory, embedded) -> Path:
+    """A small randomly initialised Llama sequence classifier (2 layers of the embedded model's shape): a reward model."""
+    import torch
+    from transformers import AutoConfig, AutoTokenizer, LlamaForSequenceClassification
 
-    return get_engine(embedded)
+    path = tmp_path_factory.mktemp("reward_model")
+    config = AutoConfig.from_pretrained(embedded.model_path())
+    config.num_hidden_layers, config.num_labels = 2, 1
+    torch.manual_seed(0)
+    LlamaForSequenceClassification(config).save_pretrained(path)
+    AutoTokenizer.from_pretrained(embedded.model_path()).save_pretrained(path)
+    return path
 
 
 @pytest.fixture(scope="session")
-def hf_engine() -> object:
-    from magpie_hf.engines import get_engine
+def run_context():
+    """One run context for the session's integration tests: the vLLM engine loads once, and is released at the end."""
+    from magpie_hf.run.context import RunContext
 
-    return get_engine(resolve_model("embedded", engine="transformers"))
+    with RunContext() as run:
+        yield run
+
+
+@pytest.fixture(scope="session")
+def vllm_engine(embedded: Preset, run_context):
+    """The real vLLM engine on the embedded model, in the session's run context (integration and e2e tests)."""
+    return run_context.engine(embedded)
+
+
+@pytest.fixture(scope="session")
+def hf_engine():
+    """The transformers engine, in a context of its own (in the session's it would release the vLLM engine)."""
+    from magpie_hf.run.context import RunContext
+
+    with RunContext() as run:
+        yield run.engine(resolve_model("embedded", engine="transformers"))
+
+
+# repo -> (status, X-Error-Code) the fake Hub answers for its config.json
+HUB_ANSWERS = {
+    "acme/missing": (404, "RepoNotFound"),
+    "acme/private": (401, "RepoNotFound"),
+    "acme/gated": (401, "GatedRepo"),
+    "acme/gated-token": (403, "GatedRepo"),
+    "acme/no-config": (404, "EntryNotFound"),
+    "acme/present": (200, None),
+}
+HUB_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+class FakeHub(BaseHTTPRequestHandler):
+    """Answers `HEAD /{repo}/resolve/{revision}/config.json` the way the Hub does."""
+
+    def do_HEAD(self):  # noqa: N802 - http.server's name
+        org, name, _, revision, _ = self.path.lstrip("/").split("/")
+        status, code = (404, "RevisionNotFound") if revision == "nope" else HUB_ANSWERS[f"{org}/{name}"]
+        self.send_response(status)
+        if code:
+            self.send_header("X-Error-Code", code)
+            self.send_header("X-Error-Message", "Access to model acme/gated is restricted.")
+        self.send_header("X-Repo-Commit", HUB_COMMIT)
+        self.send_header("ETag", '"abc"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def fake_hub() -> str:
+    """A Hub on 127.0.0.1 that knows only the `acme/*` repos of `HUB_ANSWERS`; its URL, for HF_ENDPOINT."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeHub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
 
 
 FIXTURES = HERE.parents[1] / "shared" / "fixtures" / "chat_templates"

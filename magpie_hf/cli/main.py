@@ -1,6 +1,6 @@
 """`magpie-hf` command line: run recipes, print one summary of what was produced.
 
-Commands: `run RECIPE`, `workers RECIPE --gpus N`, `push FOLDER REPO`, and the
+Commands: `run RECIPE`, `plan RECIPE`, `workers RECIPE --gpus N`, `push FOLDER REPO`, and the
 commands pipelines register (e.g. Magpie math's numeric `math` form).
 """
 
@@ -25,11 +25,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lang", choices=LANGUAGES, default="en", help=t("lang"))
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help=t("run"), description=t("run"))
-    run.add_argument("recipe", help=t("recipe"))
-    run.add_argument("--model", help=t("model"))
-    run.add_argument("--scale", type=float, help=t("scale"))
-    run.add_argument("--domains", help=t("domains"))
-    add_run_options(run)
+    plan = commands.add_parser("plan", help=t("plan"), description=t("plan"))
+    for command in (run, plan):
+        command.add_argument("recipe", help=t("recipe"))
+        command.add_argument("--model", help=t("model"))
+        command.add_argument("--scale", type=float, help=t("scale"))
+        command.add_argument("--domains", help=t("domains"))
+        add_run_options(command)
+    plan.add_argument("--gpus", type=int, help=t("plan_gpus"))
     for pipeline in PIPELINES.values():
         for command in pipeline.commands:
             sub = commands.add_parser(command.name, help=t(command.help), description=t(command.help))
@@ -91,6 +94,10 @@ def main(args: list[str] | None = None) -> int:
             for command in pipeline.commands:
                 if opts.command == command.name:
                     command.to_run(opts)
+        if opts.command == "plan":
+            from magpie_hf.cli.plan import plan_command  # noqa: PLC0415
+
+            return plan_command(load_run_recipes(opts)[0], opts)
         return run_command(opts)
     except (RecipeError, PushError) as err:
         print(f"magpie-hf: {t('error')}: {err}", file=sys.stderr)
@@ -138,17 +145,11 @@ def make_executor(opts: argparse.Namespace):
         raise RecipeError(str(err)) from None
 
 
-def run_command(opts: argparse.Namespace) -> int:
-    """`run`: every recipe the file stands for, then the merged export of a recipe set."""
-    from magpie_hf.cli.logs import quiet_terminal  # noqa: PLC0415
-    from magpie_hf.cli.summary import format_summary, written_line  # noqa: PLC0415
-    from magpie_hf.core.pipeline import get_pipeline  # noqa: PLC0415
-    from magpie_hf.engines import close_engines  # noqa: PLC0415
-    from magpie_hf.run.job import check_recipe, export_merged, run_recipe  # noqa: PLC0415
-
+def load_run_recipes(opts: argparse.Namespace):
+    """The recipes (and recipe set) that `run` and `plan` options name, with every override applied."""
     if opts.count is not None and opts.count <= 0:
         raise RecipeError("--count must be a positive number of problems")
-    recipes, recipe_set = load_recipes(
+    return load_recipes(
         find_recipe(opts.recipe),
         domains=[d.strip() for d in opts.domains.split(",")] if opts.domains else None,
         sets=[*opts.sets, *(f"engine.{arg}" for arg in opts.engine_args)],
@@ -160,6 +161,17 @@ def run_command(opts: argparse.Namespace) -> int:
         run_dir=opts.run_dir,
         shard_size=opts.shard_size,
     )
+
+
+def run_command(opts: argparse.Namespace) -> int:
+    """`run`: every recipe the file stands for, then the merged export of a recipe set."""
+    from magpie_hf.cli.logs import quiet_terminal  # noqa: PLC0415
+    from magpie_hf.cli.summary import format_summary, written_line  # noqa: PLC0415
+    from magpie_hf.core.pipeline import get_pipeline  # noqa: PLC0415
+    from magpie_hf.run.context import RunContext  # noqa: PLC0415
+    from magpie_hf.run.job import check_recipe, export_merged, run_recipe  # noqa: PLC0415
+
+    recipes, recipe_set = load_run_recipes(opts)
     only = [s.strip() for s in opts.stages.split(",")] if opts.stages else None
     for recipe in recipes:
         check_recipe(recipe, only)
@@ -171,23 +183,25 @@ def run_command(opts: argparse.Namespace) -> int:
             raise RecipeError(str(err)) from None
         return 0
     runs = []
+    context = RunContext(share_device=recipes[0].engine.share_device)  # one for the command: models stay across domains
     try:
         for recipe in recipes:
             if recipe_set is not None:
                 print(t("domain_header", domain=recipe.domain), flush=True)
             with quiet_terminal(recipe.paths()["run_dir"], verbose=opts.verbose, rank=opts.rank):
-                run = run_recipe(recipe, executor, opts.count, only)
+                run = run_recipe(recipe, executor, opts.count, only, context=context)
             pipeline = get_pipeline(recipe.pipeline)
             if "analysis" in run.info and pipeline.format_analysis:
                 print(pipeline.format_analysis(run.info["analysis"]), flush=True)
-            print(format_summary(run.result, run.written, run.run_dir, run.info.get("models")), flush=True)
+            summary = format_summary(run.result, run.written, run.run_dir, run.info.get("models"), run.info.get("model_loads"))
+            print(summary, flush=True)
             runs.append(run)
             if not run.complete:
                 return 0
     finally:
         with quiet_terminal(recipes[-1].paths()["run_dir"], verbose=opts.verbose, rank=opts.rank):
             executor.close()
-            close_engines()  # shut down before exit, its messages in the log: nothing about a dying engine
+            context.close()  # shut down before exit, its messages in the log: nothing about a dying engine
     if recipe_set is not None and len(runs) > 1:
         for path, rows in export_merged(recipe_set, runs):
             print(written_line(path, rows))

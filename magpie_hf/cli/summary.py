@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from magpie_hf.core.messages import t
-from magpie_hf.run.runner import RunResult
+from magpie_hf.core.result import RunResult
 
 COLUMNS = (
     "col_stage",
@@ -19,9 +19,24 @@ COLUMNS = (
 )
 
 
+def table(header: list[str], rows: list[tuple[str, ...]]) -> list[str]:
+    """Lines of a plain-text table: the header, a rule, then each row, columns padded to their widest cell."""
+    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(header)]
+
+    def line(cells) -> str:
+        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip()
+
+    return [line(header), line("-" * w for w in widths), *(line(row) for row in rows)]
+
+
 def written_line(path: Path, rows: int | None) -> str:
     """ "wrote PATH (N rows)", or without the count for files that are not datasets."""
     return t("wrote", path=path) + ("" if rows is None else f" ({rows} {t('rows')})")
+
+
+def load_step(event: dict) -> str:
+    """ "load engine X on cpu (6.1 s)", as the run context logged it."""
+    return f"{event['event']} {event['kind']} {event['model']} on {event['device'] or '-'} ({event['seconds']:.1f} s)"
 
 
 def derived_line(model: dict) -> str:
@@ -38,9 +53,14 @@ def derived_line(model: dict) -> str:
 
 
 def format_summary(
-    result: RunResult, written: list[tuple[Path, int | None]], run_dir: Path, models: list[dict] | None = None
+    result: RunResult,
+    written: list[tuple[Path, int | None]],
+    run_dir: Path,
+    models: list[dict] | None = None,
+    model_loads: list[dict] | None = None,
 ) -> str:
-    """A plain-text table, the chat facts derived for models without a preset, then where the output went."""
+    """A plain-text table, the chat facts derived for models without a preset, the models loaded and released
+    in order, then where the output went."""
     rows = [
         (
             r.stage,
@@ -54,19 +74,15 @@ def format_summary(
         )
         for r in result.reports
     ]
-    header = [t(c) for c in COLUMNS]
-    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(header)]
-
-    def line(cells) -> str:
-        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip()
-
-    lines = [line(header), line("-" * w for w in widths), *(line(row) for row in rows)]
+    lines = table([t(c) for c in COLUMNS], rows)
     lines += [
         f"{r.stage}: " + ", ".join(f"{k} {v}" for k, v in sorted(r.counters.items()))
         for r in result.reports
         if any(r.counters.values())
     ]
     lines += [derived_line(m) for m in models or [] if m["chat_template"] != "preset"]
+    if model_loads:
+        lines.append(t("model_loads", steps="; ".join(load_step(e) for e in model_loads)))
     load = sum(r.load_seconds for r in result.reports)
     lines.append(t("total", seconds=result.seconds, load=load, run_dir=run_dir))
     if result.complete:

@@ -131,6 +131,27 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "合計 {seconds:.1f} 秒 (モデル読み込み {load:.1f} 秒)、チェックポイント: {run_dir}",
     },
     "wrote": {"en": "wrote {path}", "ja": "出力: {path}"},
+    "model_loads": {"en": "models, in order: {steps}", "ja": "モデルの読み込みと解放 (順に): {steps}"},
+    "plan": {
+        "en": "show what a run would do (rows, requests, tokens, shards, models, devices, memory) without loading a model",
+        "ja": "モデルを読み込まずに、実行内容 (行数、リクエスト、トークン、シャード、モデル、デバイス、メモリ) を表示します",
+    },
+    "plan_gpus": {
+        "en": "plan for this many visible GPUs (default: the GPUs of this machine)",
+        "ja": "この数の GPU がある前提で計画します (既定: このマシンの GPU 数)",
+    },
+    "plan_title": {"en": "plan for {recipe}", "ja": "{recipe} の実行計画"},
+    "plan_stages": {
+        "en": "stage,rows in,requests,tokens at most,shards done,shards pending",
+        "ja": "ステージ,入力行数,リクエスト,最大トークン,完了シャード,未完了シャード",
+    },
+    "plan_models": {
+        "en": "step,stage,model,device,engine,weights",
+        "ja": "手順,ステージ,モデル,デバイス,エンジン,重み",
+    },
+    "plan_shared": {"en": "shared device {what}", "ja": "デバイス共有: {what}"},
+    "plan_unreachable": {"en": "unreachable: {why}", "ja": "取得できません: {why}"},
+    "plan_at_most": {"en": "at most {n}", "ja": "最大 {n}"},
     "pending": {
         "en": "stage '{stage}' waits for {count} shard(s) of other workers; when they finish, rerun without --rank/--world-size to merge",
         "ja": "ステージ '{stage}' は他のワーカーのシャード {count} 個を待っています。完了後、--rank/--world-size なしで再実行すると統合されます",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import glob
 from pathlib import Path
+from types import MappingProxyType
 
 from pydantic import BaseModel, ConfigDict, Field
 
-LOCAL_SUFFIXES = {".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+LOCAL_SUFFIXES = MappingProxyType({".json": "json", ".jsonl": "json", ".parquet": "parquet"})
 
 
 class Source(BaseModel):

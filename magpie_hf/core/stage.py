@@ -13,8 +13,9 @@ Kinds:
 
 Any stage that declares `filter_reason` among its outputs drops rows by it; so
 does every stage that calls a model, for the rows whose prompt got no answer
-(`prompt_too_long`, `generation_failed`). New rows of an explode stage keep
-their parent's id as a prefix (`<parent id>-...`), so a failed parent's rows are found.
+(`prompt_too_long`, `generation_failed`). An explode stage that calls a model
+declares `parent`: the output column holding each new row's input row id, so a
+failed parent's rows are found.
 
 Example:
     >>> class Upper(StageConfig):
@@ -72,6 +73,10 @@ class Stage:
             model (e.g. Magpie generation on a model without a chat template); called before the run.
         arrays: vector columns it reads as one numpy array (rows x dims) instead of Python lists,
             so a global stage over a million embeddings holds them once, in float32.
+        parent: for an explode stage, the output column with each new row's parent id (a name,
+            or a function of the config); required when it calls a model.
+        loads: `(config) -> [(kind, model id)]`, the heavy models other than the LLM it loads
+            (a reward model, the embedder), for `plan` and the check before a run.
     """
 
     name: str
@@ -85,6 +90,19 @@ class Stage:
     counters: tuple[str, ...] = ()
     check_model: Callable[[Any, Any], None] | None = None
     arrays: tuple[str, ...] = ()
+    parent: str | Callable[[Any], str] | None = None
+    loads: Callable[[Any], list[tuple[str, str]]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.explodes and self.parent is None and self.uses_model is not False:
+            raise ValueError(f"stage '{self.name}' explodes and calls a model: declare parent= (its parent id column)")
+
+    def parent_column(self, config: StageConfig) -> str:
+        return self.parent(config) if callable(self.parent) else self.parent
+
+    def heavy_models(self, config: StageConfig) -> list[tuple[str, str]]:
+        """The heavy models besides the LLM that it loads with this config."""
+        return list(self.loads(config)) if self.loads is not None else []
 
     def needs_model(self, config: StageConfig) -> bool:
         return bool(self.uses_model(config)) if callable(self.uses_model) else self.uses_model
@@ -136,12 +154,16 @@ def stage(
     counters: tuple[str, ...] = (),
     check_model: Callable[[Any, Any], None] | None = None,
     arrays: tuple[str, ...] = (),
+    parent: str | Callable[[Any], str] | None = None,
+    loads: Callable[[Any], list[tuple[str, str]]] | None = None,
 ) -> Callable[[StageFn], StageFn]:
     """Decorator: register `fn` as a stage; the function itself is returned (with `.stage` set)."""
 
     def wrap(fn: StageFn) -> StageFn:
         fn.stage = register(  # type: ignore[attr-defined]
-            Stage(name, fn, config, version, inputs, outputs, Kind(kind), uses_model, counters, check_model, arrays)
+            Stage(
+                name, fn, config, version, inputs, outputs, Kind(kind), uses_model, counters, check_model, arrays, parent, loads
+            )
         )
         return fn
 

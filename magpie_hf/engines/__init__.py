@@ -1,31 +1,27 @@
-"""Generation backends behind one interface, looked up in a registry and built lazily once per process.
+"""Generation backends behind one interface, looked up in a registry; a run loads them (`run.context`).
 
 `BACKENDS` maps a backend name (a recipe's `engine:`) to a loader
-`preset -> Engine`; tests register a scripted fake (`engines.fake`) or put a
-ready engine in place with `install_engine`.
+`preset -> Engine`; tests register a scripted fake (`engines.fake`).
 
-`generate` is the one call stages make. It never lets one row crash a run: a
-prompt that does not fit the model's context is not sent, a batch the engine
-fails on is retried one prompt at a time, and the rows of the prompts that
-still fail are named in `FAILED` (row id -> `prompt_too_long` or
-`generation_failed`) for the runner to drop with that `filter_reason`.
+`generate` is the one call a run makes for its stages. It never lets one row
+crash a run: a prompt that does not fit the model's context is not sent, a
+batch the engine fails on is retried one prompt at a time, and the prompts
+that still fail get a reason (`prompt_too_long`, `generation_failed`) for the
+runner to drop their rows with.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
-import time
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from magpie_hf.engines.base import USAGE, Completion, Engine, Prompt, Sampling, Usage, per_prompt
+from magpie_hf.engines.base import Completion, Engine, Prompt, Sampling, Usage, per_prompt
 from magpie_hf.models.presets import Preset, tokenizer
 
 log = logging.getLogger(__name__)
 
 PROMPT_TOO_LONG, GENERATION_FAILED = "prompt_too_long", "generation_failed"
-FAILED: dict[str, str] = {}  # row id -> why its prompt got no completion; cleared by the runner per batch
 
 
 def _vllm(preset: Preset) -> Engine:
@@ -54,8 +50,7 @@ def _openai(preset: Preset) -> Engine:
 
 
 BACKENDS: dict[str, Callable[[Preset], Engine]] = {"vllm": _vllm, "transformers": _transformers, "openai": _openai}
-
-_ENGINES: dict[tuple[str, str], tuple[int, Engine]] = {}
+REMOTE_BACKENDS = frozenset({"openai"})  # their model runs elsewhere: it holds no device here
 
 
 def register_backend(name: str, loader: Callable[[Preset], Engine]) -> None:
@@ -63,61 +58,50 @@ def register_backend(name: str, loader: Callable[[Preset], Engine]) -> None:
     BACKENDS[name] = loader
 
 
-def install_engine(preset: Preset, engine: Engine) -> None:
-    """Use `engine` for this preset in this process (tests put a scripted engine in place this way)."""
-    _ENGINES[(preset.engine, preset.model_id)] = (os.getpid(), engine)
+def engine_devices(preset: Preset, gpus: int | None = None) -> tuple[str, ...]:
+    """The devices a preset's engine occupies: its tensor-parallel GPUs, the CPU, or none for a remote server.
 
-
-def close_engines() -> None:
-    """Shut down and forget every cached engine, freeing its memory."""
-    for key in list(_ENGINES):
-        _, engine = _ENGINES.pop(key)
-        close = getattr(engine, "close", None)
-        if close is not None:
-            close()
-
-
-atexit.register(close_engines)  # a clean exit: no "engine core exited unexpectedly" at shutdown
-
-
-def get_engine(preset: Preset) -> Engine:
-    """The process-wide engine for a preset, built on first use.
-
-    One model at a time: loading another one first shuts the current engine
-    down (vLLM takes most of a GPU's memory). Engines are never passed through
-    `Dataset.map` kwargs (that would break its fingerprint) and must not cross
-    a fork into `num_proc` workers.
+    Args:
+        preset: the model and its engine settings.
+        gpus: GPUs this process sees (default: asks torch).
     """
-    key = (preset.engine, preset.model_id)
-    if key in _ENGINES:
-        pid, engine = _ENGINES[key]
-        if pid != os.getpid():
-            raise RuntimeError("an engine cannot be used in a forked worker: run generation stages with num_proc=None")
-        return engine
-    if preset.engine not in BACKENDS:
-        raise ValueError(f"unknown engine '{preset.engine}'; allowed: {', '.join(BACKENDS)}")
-    close_engines()
-    start = time.perf_counter()
-    engine = BACKENDS[preset.engine](preset)
-    USAGE.load_seconds += time.perf_counter() - start
-    install_engine(preset, engine)
-    return engine
+    if preset.engine in REMOTE_BACKENDS:
+        return ()
+    if gpus is None:
+        from magpie_hf.core.hardware import visible_gpus  # noqa: PLC0415
+
+        gpus = visible_gpus()
+    if not gpus:
+        return ("cpu",)
+    size = preset.settings().get("tensor_parallel_size", 1) if preset.engine == "vllm" else 1
+    return tuple(f"cuda:{i}" for i in range(size))
+
+
+@dataclass
+class Generated:
+    """What `generate` returns: completions, a failure reason per prompt (None when answered), and token counts."""
+
+    outputs: list[list[Completion]]
+    reasons: list[str | None]
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    requests: int = 0
 
 
 def generate(
-    preset: Preset, prompts: Sequence[Prompt], sampling: Sampling | Sequence[Sampling], ids: Sequence[str] | None = None
-) -> list[list[Completion]]:
-    """`get_engine(preset).generate(...)` for the prompts that fit; no engine is built for no prompts.
+    engine: Callable[[], Engine], preset: Preset, prompts: Sequence[Prompt], sampling: Sampling | Sequence[Sampling]
+) -> Generated:
+    """The engine's completions for the prompts that fit; `engine()` is not called for no prompts.
 
     Args:
+        engine: returns the loaded engine (called once, only when a prompt is sent).
         preset: the model (its context and `max_prompt_tokens` bound each prompt).
         prompts: rendered prompts (text or token ids).
         sampling: one Sampling, or one per prompt.
-        ids: the row id of each prompt; its failures are recorded in `FAILED`.
 
     Returns:
         Per prompt, `n` completions; a prompt that was not answered gets empty
-        ones whose `finish_reason` says why (`prompt_too_long`, `generation_failed`).
+        ones whose `finish_reason` says why, and that reason in `reasons`.
     """
     samplings = per_prompt(sampling, len(prompts))
     lengths = prompt_lengths(preset, prompts)
@@ -128,15 +112,20 @@ def generate(
     sent = [i for i, reason in enumerate(reasons) if reason is None]
     results: list[list[Completion]] = [[Completion("", 0, r)] * s.n for r, s in zip(reasons, samplings)]
     if sent:
-        for i, out in zip(sent, _generate_each_on_failure(preset, [prompts[i] for i in sent], [samplings[i] for i in sent])):
+        outs = _generate_each_on_failure(engine(), [prompts[i] for i in sent], [samplings[i] for i in sent])
+        for i, out in zip(sent, outs):
             if out is None:
                 reasons[i] = GENERATION_FAILED
                 out = [Completion("", 0, GENERATION_FAILED)] * samplings[i].n
             results[i] = out
-    for i, reason in enumerate(reasons):
-        if reason is not None and ids is not None:
-            FAILED.setdefault(ids[i], reason)
-    return results
+    answered = [i for i in sent if reasons[i] is None]
+    return Generated(
+        results,
+        reasons,
+        prompt_tokens=sum(lengths[i] for i in answered),
+        generated_tokens=sum(c.num_tokens for i in answered for c in results[i]),
+        requests=len(sent),
+    )
 
 
 def prompt_lengths(preset: Preset, prompts: Sequence[Prompt]) -> list[int]:
@@ -146,14 +135,11 @@ def prompt_lengths(preset: Preset, prompts: Sequence[Prompt]) -> list[int]:
     return [len(next(counted)) if isinstance(p, str) else len(p) for p in prompts]
 
 
-def _generate_each_on_failure(
-    preset: Preset, prompts: list[Prompt], samplings: list[Sampling]
-) -> list[list[Completion] | None]:
+def _generate_each_on_failure(engine: Engine, prompts: list[Prompt], samplings: list[Sampling]) -> list[list[Completion] | None]:
     """The engine's completions; if the batch fails, each prompt alone (None for those that fail again).
 
     When every prompt fails alone too, the engine itself is broken: the first error is raised.
     """
-    engine = get_engine(preset)
     try:
         return engine.generate(prompts, samplings)
     except Exception as err:  # noqa: BLE001 - any engine error: find the prompts that cause it
@@ -173,17 +159,15 @@ def _generate_each_on_failure(
 
 __all__ = [
     "BACKENDS",
-    "USAGE",
     "Completion",
     "Engine",
-    "FAILED",
     "GENERATION_FAILED",
+    "Generated",
     "PROMPT_TOO_LONG",
+    "Prompt",
     "Sampling",
     "Usage",
-    "close_engines",
+    "engine_devices",
     "generate",
-    "get_engine",
-    "install_engine",
     "register_backend",
 ]

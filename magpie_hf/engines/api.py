@@ -5,7 +5,8 @@ applies the model's template; any other text (a Magpie prefix, a base model's
 plain prompt, a judge prompt that closes a think block) goes to `/completions`
 as is. Requests run concurrently up to `max_concurrency`; 429 and 5xx answers
 and dropped connections are retried with exponential backoff (the server's
-`Retry-After` when it sends one). Token counts come from the API's `usage`.
+`Retry-After` when it sends one). Token counts come from the model's tokenizer
+(or, without one, from the API's `usage`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +22,7 @@ from dataclasses import replace
 import httpx
 from tqdm.auto import tqdm
 
-from magpie_hf.engines.base import USAGE, Completion, EngineInfo, Prompt, Sampling, per_prompt
+from magpie_hf.engines.base import Completion, EngineInfo, Prompt, Sampling, per_prompt
 from magpie_hf.models.presets import package_version
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class ApiError(RuntimeError):
 
 
 class OpenAIEngine:
-    """Requests to an OpenAI-compatible server; build it through `engines.get_engine`.
+    """Requests to an OpenAI-compatible server; a run loads it through its context (`RunContext.engine`).
 
     Args:
         base_url: the API root, e.g. `http://127.0.0.1:8000/v1`.
@@ -70,7 +70,6 @@ class OpenAIEngine:
         self.client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, limits=limits)
         self.model, self.max_concurrency, self.retries, self.backoff = model, max_concurrency, retries, backoff
         self.count_tokens = count_tokens
-        self._usage_lock = threading.Lock()
         self.info = EngineInfo(
             backend="openai",
             model=model,
@@ -121,8 +120,6 @@ class OpenAIEngine:
                 body["logprobs"] = top
         reply = self._post("/chat/completions" if chat else "/completions", body)
         usage = reply.get("usage") or {}
-        with self._usage_lock:
-            USAGE.add(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
         choices = sorted(reply["choices"], key=lambda c: c.get("index", 0))
         share = usage.get("completion_tokens", 0) // max(len(choices), 1)
         return [

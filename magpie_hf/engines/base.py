@@ -38,20 +38,17 @@ class Completion:
 
 @dataclass
 class Usage:
-    """Tokens an engine has processed in this process, read by the runner per shard."""
+    """Tokens, requests and model-load seconds of one run (its context holds it), read by the runner per shard."""
 
     prompt_tokens: int = 0
     generated_tokens: int = 0
     requests: int = 0
     load_seconds: float = 0.0
 
-    def add(self, prompt_tokens: int, generated_tokens: int) -> None:
+    def add(self, prompt_tokens: int, generated_tokens: int, requests: int = 1) -> None:
         self.prompt_tokens += prompt_tokens
         self.generated_tokens += generated_tokens
-        self.requests += 1
-
-
-USAGE = Usage()
+        self.requests += requests
 
 
 @dataclass

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from magpie_hf.engines.base import USAGE, Completion, EngineInfo, Prompt, Sampling, per_prompt
+from magpie_hf.engines.base import Completion, EngineInfo, Prompt, Sampling, per_prompt
 
 Reply = str | list[str] | Callable[[str], str]
 
@@ -53,6 +53,5 @@ class ScriptedEngine:
             completions = [
                 Completion(r, len(r.split()), self.finish_reason, first_token_logprobs=logprobs) for r in replies
             ]
-            USAGE.add(len(text.split()), sum(c.num_tokens for c in completions))
             results.append(completions)
         return results

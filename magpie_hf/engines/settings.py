@@ -5,7 +5,9 @@ unset fields keep the preset's defaults (`tensor_parallel_size`,
 `max_model_len`) or vLLM's. A plain string is the backend alone (`engine: vllm`).
 `backend: openai` sends the requests to an OpenAI-compatible server instead
 (`base_url`, the key's environment variable, the served model's name and how
-many requests run at once).
+many requests run at once). `share_device: true` lets the run keep heavy
+models side by side on one device (a big GPU and small models); by default a
+model that loads onto a device first releases the one there.
 
 Example:
     engine:
@@ -28,7 +30,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-
 API_FIELDS = ("base_url", "api_key_env", "model", "max_concurrency")
 
 
@@ -49,6 +50,7 @@ class EngineSettings(BaseModel):
     api_key_env: str | None = None  # backend openai: the environment variable holding the key; none: no key sent
     model: str | None = None  # backend openai: the served model's name; default: the preset's model id or folder
     max_concurrency: int | None = Field(default=None, ge=1)  # backend openai: requests in flight (default 16)
+    share_device: bool = False  # heavy models may share a device (the run's policy, not an engine argument)
 
     @model_validator(mode="before")
     @classmethod
@@ -75,4 +77,4 @@ class EngineSettings(BaseModel):
 
     def engine_args(self) -> tuple[tuple[str, Any], ...]:
         """The set arguments, as `Preset.engine_args` holds them."""
-        return tuple((k, v) for k, v in self.model_dump(exclude={"backend"}).items() if v is not None)
+        return tuple((k, v) for k, v in self.model_dump(exclude={"backend", "share_device"}).items() if v is not None)

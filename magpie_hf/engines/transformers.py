@@ -11,7 +11,7 @@ from dataclasses import replace
 from itertools import groupby
 from typing import Sequence
 
-from magpie_hf.engines.base import USAGE, Completion, EngineInfo, Prompt, Sampling, per_prompt
+from magpie_hf.engines.base import Completion, EngineInfo, Prompt, Sampling, per_prompt
 
 
 class TransformersEngine:
@@ -47,7 +47,6 @@ class TransformersEngine:
                 outs = self._generate_batch([ids[i] for i in chunk], params[chunk[0]])
                 for i, completions in zip(chunk, outs):
                     results[i] = completions
-                    USAGE.add(len(ids[i]), sum(c.num_tokens for c in completions))
         return results
 
     def _generate_batch(self, ids: list[list[int]], s: Sampling) -> list[list[Completion]]:

@@ -7,9 +7,9 @@ import os
 from typing import Sequence
 
 from magpie_hf.core.hardware import cpu_bf16
-from magpie_hf.models.cache import cache_dir
-from magpie_hf.engines.base import USAGE, Completion, EngineInfo, Prompt, Sampling, per_prompt
+from magpie_hf.engines.base import Completion, EngineInfo, Prompt, Sampling, per_prompt
 from magpie_hf.engines.reaper import start_reaper
+from magpie_hf.models.cache import cache_dir
 from magpie_hf.models.presets import package_version
 
 
@@ -46,7 +46,7 @@ def _on_gpu() -> bool:
 
 
 class VLLMEngine:
-    """Wraps one `vllm.LLM`; build it through `engines.get_engine`, once per process."""
+    """Wraps one `vllm.LLM`; a run loads it through its context (`RunContext.engine`)."""
 
     def __init__(self, model: str, revision: str | None, settings: dict):
         """Load `model` with the engine `settings` (`Preset.settings()`: vLLM engine arguments by name).
@@ -120,7 +120,6 @@ class VLLMEngine:
                 )
                 for c in out.outputs
             ]
-            USAGE.add(len(ids), sum(c.num_tokens for c in completions))
             results.append(completions)
         return results
 

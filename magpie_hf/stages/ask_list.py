@@ -21,7 +21,6 @@ from __future__ import annotations
 from pydantic import Field
 
 from magpie_hf.core.stage import Kind, fill, placeholders, stage
-from magpie_hf.models.presets import Preset
 from magpie_hf.stages.prompting import AskSampling, ask, parse_list
 
 
@@ -43,8 +42,9 @@ class AskListConfig(AskSampling):
     kind=Kind.EXPLODE,
     inputs=lambda c: ["id", "domain", *placeholders(c.prompt), *c.keep.values()],
     outputs=lambda c: ["id", "domain", c.parent, c.column, *c.keep, "filter_reason"],
+    parent=lambda c: c.parent,
 )
-def ask_list(batch: dict[str, list], cfg: AskListConfig, model: Preset) -> dict[str, list]:
+def ask_list(batch: dict[str, list], cfg: AskListConfig, model) -> dict[str, list]:
     """One row per listed item; a parent with none leaves one dropped row."""
     rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
     replies = ask(model, [fill(cfg.prompt, row) for row in rows], batch["id"], cfg, cfg.column)

@@ -13,11 +13,15 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from magpie_hf.core.stage import fill, placeholders, stage
-from magpie_hf.models.presets import Preset
 from magpie_hf.stages.prompting import AskSampling, ask, parse_yes_no
+
+if TYPE_CHECKING:
+    from magpie_hf.run.context import BoundModel
 
 
 class ClassStep(BaseModel):
@@ -44,7 +48,7 @@ class ClassifyConfig(AskSampling):
     inputs=lambda c: ["id", *dict.fromkeys(p for s in c.steps for p in placeholders(s.prompt))],
     outputs=lambda c: [c.column, f"{c.column}_reply"],
 )
-def classify(batch: dict[str, list], cfg: ClassifyConfig, model: Preset) -> dict[str, list]:
+def classify(batch: dict[str, list], cfg: ClassifyConfig, model: BoundModel) -> dict[str, list]:
     """The class per row and the raw reply of the step that decided it."""
     rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
     types: list[str | None] = [None] * len(rows)

@@ -14,11 +14,15 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from magpie_hf.core.stage import StageConfig, stage
-from magpie_hf.models.embeddings import EmbedDtype
-from magpie_hf.models.embeddings import embed as embed_texts
+from magpie_hf.models.embeddings import MODEL_NAME, EmbedDtype
+
+if TYPE_CHECKING:
+    from magpie_hf.run.context import BoundModel
 
 
 class EmbedConfig(StageConfig):
@@ -29,7 +33,16 @@ class EmbedConfig(StageConfig):
     dtype: EmbedDtype = "auto"
 
 
-@stage("embed", config=EmbedConfig, inputs=lambda c: [c.column], outputs=("embedding",), uses_model=False)
-def embed(batch: dict[str, list], cfg: EmbedConfig, model) -> dict[str, list]:
-    """One unit vector per row."""
-    return {"embedding": list(embed_texts(batch[cfg.column], max_length=cfg.max_length, dtype=cfg.dtype))}
+@stage(
+    "embed",
+    config=EmbedConfig,
+    inputs=lambda c: [c.column],
+    outputs=("embedding",),
+    uses_model=False,
+    loads=lambda c: [("embedder", MODEL_NAME)],
+)
+def embed(batch: dict[str, list], cfg: EmbedConfig, model: BoundModel) -> dict[str, list]:
+    """One unit vector per row (no rows load no model)."""
+    if not batch[cfg.column]:
+        return {"embedding": []}
+    return {"embedding": list(model.run.embedder().embed(batch[cfg.column], max_length=cfg.max_length, dtype=cfg.dtype))}

@@ -29,14 +29,16 @@ Example:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from magpie_hf.core.stage import fill, stage
 from magpie_hf.math.grading import Verdict, extract_answer, grade_rows, majority_answer
-from magpie_hf.models.presets import Preset
 from magpie_hf.stages.prompting import AskSampling, ask, parse_yes_no
+
+if TYPE_CHECKING:
+    from magpie_hf.run.context import BoundModel
 
 SAME_ANSWER = (
     "Expected answer: {expected}\n\nA student's solution ends with:\n{predicted}\n\n"
@@ -91,7 +93,7 @@ def reference_for(answers: list[str | None], given: str | None, cfg: GradeConfig
     uses_model=lambda c: c.llm_judge,
     counters=("grading_timeouts",),
 )
-def grade(batch: dict[str, list], cfg: GradeConfig, model: Preset) -> dict[str, list]:
+def grade(batch: dict[str, list], cfg: GradeConfig, model: BoundModel) -> dict[str, list]:
     """Answers, verdicts and correctness per completion; all comparisons of the batch in one pool call per column."""
     rows = len(batch["id"])
     answers = {c: [[extract_answer(s) for s in row] for row in batch[c]] for c in cfg.columns}
@@ -121,7 +123,7 @@ def grade(batch: dict[str, list], cfg: GradeConfig, model: Preset) -> dict[str, 
     return out
 
 
-def judge_undecided(batch, column, answers, references, correct, judged, cfg: GradeConfig, model: Preset) -> None:
+def judge_undecided(batch, column, answers, references, correct, judged, cfg: GradeConfig, model: BoundModel) -> None:
     """Ask the model about every completion math-verify could not decide (in place)."""
     undecided = [(r, k) for r, row in enumerate(correct) for k, ok in enumerate(row) if ok is None and references[r][0]]
     prompts = [

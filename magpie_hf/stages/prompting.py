@@ -6,14 +6,19 @@ Prompts come from recipes (`{column}` placeholders filled from the row).
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from magpie_hf.core.seeds import per_row_sampling
 from magpie_hf.core.stage import StageConfig
-from magpie_hf.engines import Sampling, generate
+from magpie_hf.engines import Sampling
 from magpie_hf.math.grading import extract_answer
 from magpie_hf.models.presets import Preset
+
+if TYPE_CHECKING:
+    from magpie_hf.run.context import BoundModel
 
 NOT_FOUND = re.compile(r"answer\s+not\s+found|no\s+answer|not\s+mentioned|unknown", re.IGNORECASE)
 PROBLEM_MARK = re.compile(r"^\s*(?:\*\*)?problem\s*\d*\s*(?:\*\*)?\s*[:.)]\s*(?:\*\*)?", re.IGNORECASE | re.MULTILINE)
@@ -36,7 +41,7 @@ def chat(system_prompt: str | None, user: str) -> list[dict[str, str]]:
     return [*system, {"role": "user", "content": user}]
 
 
-def ask(model: Preset, texts: list[str], ids: list[str], cfg: AskSampling, salt: str) -> list[str]:
+def ask(model: BoundModel, texts: list[str], ids: list[str], cfg: AskSampling, salt: str) -> list[str]:
     """One reply per user message, through the model's chat template, in one engine call."""
     prompts = [model.chat_prompt(chat(cfg.system_prompt, t)) for t in texts]
     base = Sampling(
@@ -47,7 +52,7 @@ def ask(model: Preset, texts: list[str], ids: list[str], cfg: AskSampling, salt:
         stop_token_ids=model.stop_token_ids,
     )
     sampling = per_row_sampling(base, cfg.seed, ids, salt)
-    return [out[0].text.strip() for out in generate(model, prompts, sampling, ids=ids)]
+    return [out[0].text.strip() for out in model.generate(prompts, sampling, ids=ids)]
 
 
 def generation_config(model: Preset, template: str, sampling: Sampling) -> dict:
@@ -97,4 +102,4 @@ def parse_text(text: str) -> str | None:
     return text.strip() or None
 
 
-PARSERS = {"text": parse_text, "answer": parse_answer, "yes_no": parse_yes_no}
+PARSERS = MappingProxyType({"text": parse_text, "answer": parse_answer, "yes_no": parse_yes_no})

@@ -21,13 +21,18 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field, field_validator
 
 from magpie_hf.core.seeds import per_row_sampling
 from magpie_hf.core.stage import StageConfig, fill, placeholders, stage
-from magpie_hf.engines import Sampling, generate
-from magpie_hf.models.presets import Preset, known_model
+from magpie_hf.engines import Sampling
+from magpie_hf.models.presets import known_model
 from magpie_hf.stages.prompting import chat, generation_config, split_thinking
+
+if TYPE_CHECKING:
+    from magpie_hf.run.context import BoundModel
 
 STEP_BY_STEP = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{}."
 
@@ -57,7 +62,7 @@ def outputs(cfg: SampleConfig) -> list[str]:
 
 
 @stage("sample", config=SampleConfig, inputs=lambda c: ["id", *placeholders(c.prompt)], outputs=outputs)
-def sample(batch: dict[str, list], cfg: SampleConfig, model: Preset) -> dict[str, list]:
+def sample(batch: dict[str, list], cfg: SampleConfig, model: BoundModel) -> dict[str, list]:
     """`cfg.n` completions per row from a single request each; columns are prefixed with the label.
 
     `model` is the entry's own (`cfg.model`) when it names one: the runner resolves it.
@@ -73,7 +78,7 @@ def sample(batch: dict[str, list], cfg: SampleConfig, model: Preset) -> dict[str
         stop_token_ids=model.stop_token_ids,
     )
     sampling = per_row_sampling(base, cfg.seed, batch["id"], salt=cfg.label)
-    outs = generate(model, prompts, sampling, ids=batch["id"])
+    outs = model.generate(prompts, sampling, ids=batch["id"])
     template = model.chat_prompt(chat(cfg.system_prompt, cfg.prompt)) if rows else cfg.prompt
     text = split_thinking if cfg.strip_thinking else str
     return {

@@ -19,6 +19,7 @@ import pytest
 
 from magpie_hf.core.recipe import Recipe, StageEntry
 from magpie_hf.core.stage import Stage, StageConfig
+from magpie_hf.run.context import RunContext
 from magpie_hf.run.executors.base import ShardFailures
 from magpie_hf.run.plan import plan_stage
 from magpie_hf.run.runner import run_stages, source_rows
@@ -43,12 +44,12 @@ def ray_executor():
     ray.shutdown()
 
 
-def run(run_dir: Path, model, executor=None, stages=(INSTRUCTIONS,), extra=()):
-    """The stages on ROWS fresh rows of shards of SHARD_SIZE, then any `extra` entries."""
+def run(run_dir: Path, model, executor=None, stages=(INSTRUCTIONS,), extra=(), context=None):
+    """The stages on ROWS fresh rows of shards of SHARD_SIZE, then any `extra` entries (locally: in `context`)."""
     recipe = Recipe(name="ray", domain="algebra", count=ROWS, seed=5, shard_size=SHARD_SIZE, stages=list(stages))
     data, fp = source_rows(recipe.domain, ROWS)
     entries = [*recipe.stage_entries(), *extra]
-    return run_stages(data, fp, entries, model, run_dir, recipe.shard_size, executor=executor)
+    return run_stages(data, fp, entries, model, run_dir, recipe.shard_size, executor=executor, run=context)
 
 
 def model_free(name: str, fn) -> StageEntry:
@@ -56,8 +57,8 @@ def model_free(name: str, fn) -> StageEntry:
     return StageEntry(stage=stage, config=StageConfig())
 
 
-def test_ray_gives_the_rows_of_the_local_runner(tmp_path, embedded, vllm_engine, ray_executor):
-    local = run(tmp_path / "local", embedded).datasets["instructions"]
+def test_ray_gives_the_rows_of_the_local_runner(tmp_path, embedded, run_context, ray_executor):
+    local = run(tmp_path / "local", embedded, context=run_context).datasets["instructions"]
     on_ray = run(tmp_path / "ray", embedded, ray_executor)
     assert on_ray.reports[0].shards_run == SHARDS
     assert on_ray.datasets["instructions"]["id"] == local["id"]
@@ -100,7 +101,7 @@ def test_a_shard_that_keeps_failing_is_reported_and_the_others_are_kept(tmp_path
     data, fp = source_rows("algebra", 4)
     plan = plan_stage(entry, fp, len(data), embedded, str(tmp_path), 2)
     with pytest.raises(ShardFailures, match="shard 1: .*this shard always fails") as err:
-        ray_executor.run_shards(data, plan, entry, embedded, lambda shard, stats: None)
+        ray_executor.run_shards(data, plan, entry, embedded, lambda shard, stats: None, RunContext())
     assert set(err.value.failures) == {1}
     assert [s.index for s in plan.pending()] == [1]  # shard 0 stays done for the rerun
 

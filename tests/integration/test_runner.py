@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from magpie_hf.core.recipe import Recipe
-from magpie_hf.engines import USAGE
 from magpie_hf.run.runner import run_stages, source_rows
 
 
-def test_instructions_rows_keep_ids_and_provenance_then_reuse(tmp_path, embedded, vllm_engine):
+def test_instructions_rows_keep_ids_and_provenance_then_reuse(tmp_path, embedded, run_context):
     recipe = Recipe(
         name="t",
         domain="algebra",
@@ -17,7 +16,7 @@ def test_instructions_rows_keep_ids_and_provenance_then_reuse(tmp_path, embedded
         stages=[{"stage": "instructions", "system_prompt": "You write short algebra problems.", "max_tokens": 16}],
     )
     data, fp = source_rows(recipe.domain, 6)
-    result = run_stages(data, fp, recipe.stage_entries(), embedded, tmp_path, recipe.shard_size)
+    result = run_stages(data, fp, recipe.stage_entries(), embedded, tmp_path, recipe.shard_size, run=run_context)
     rows = result.datasets["instructions"]
     assert rows["id"] == [f"algebra-{i:06d}" for i in range(6)]
     assert all(isinstance(t, str) for t in rows["problem"]) and len(set(rows["problem"])) > 1
@@ -28,6 +27,6 @@ def test_instructions_rows_keep_ids_and_provenance_then_reuse(tmp_path, embedded
     report = result.reports[0]
     assert (report.shards_run, report.shards_reused, report.rows_out) == (3, 0, 6)
     assert report.generated_tokens == sum(rows["problem_tokens"])
-    before = USAGE.generated_tokens
-    again = run_stages(data, fp, recipe.stage_entries(), embedded, tmp_path, recipe.shard_size)
-    assert USAGE.generated_tokens == before and again.datasets["instructions"]["problem"] == rows["problem"]
+    before = run_context.usage.generated_tokens
+    again = run_stages(data, fp, recipe.stage_entries(), embedded, tmp_path, recipe.shard_size, run=run_context)
+    assert run_context.usage.generated_tokens == before and again.datasets["instructions"]["problem"] == rows["problem"]

@@ -10,8 +10,7 @@ import json
 import pytest
 
 from magpie_hf.core.recipe import Recipe
-from magpie_hf.engines import Sampling, generate
-from magpie_hf.engines import _ENGINES as LOADED
+from magpie_hf.engines import Sampling
 from magpie_hf.models.presets import complete, resolve_model
 from magpie_hf.pipelines.magpie_math.rewards import RewardsConfig, judge_scores
 from magpie_hf.run.job import run_recipe
@@ -20,8 +19,9 @@ SMALL = (("max_model_len", 2048),)
 
 
 @pytest.fixture(scope="module")
-def second(second_model):
-    return complete(resolve_model(str(second_model), engine_args=SMALL))
+def second(second_model, run_context):
+    """The second model, bound to the session's run (loading it releases the embedded engine)."""
+    return run_context.bind(complete(resolve_model(str(second_model), engine_args=SMALL)))
 
 
 def test_magpie_generation_stops_at_the_derived_assistant_marker(second):
@@ -29,9 +29,9 @@ def test_magpie_generation_stops_at_the_derived_assistant_marker(second):
     shots = "".join(f"What is {k}+{k}?<｜Assistant｜>{2 * k}<｜User｜>" for k in range(1, 6))
     prompt = second.magpie_prefix(None) + shots + "What is 6+6?"
     free = Sampling(temperature=0.0, max_tokens=24, stop_token_ids=second.stop_token_ids)
-    unstopped = generate(second, [prompt], free)[0][0]
+    unstopped = second.generate([prompt], free)[0][0]
     assert "<｜Assistant｜>" in unstopped.text  # the model does write the marker...
-    stopped = generate(second, [prompt], Sampling(**{**free.to_dict(), "stop": second.stop}))[0][0]
+    stopped = second.generate([prompt], Sampling(**{**free.to_dict(), "stop": second.stop}))[0][0]
     assert stopped.finish_reason == "stop" and "<｜Assistant｜>" not in stopped.text  # ...and generation ends there
     assert unstopped.text.startswith(stopped.text)
 
@@ -49,7 +49,7 @@ def test_the_judge_reads_a_verdict_under_the_think_template(second):
     assert all(0.0 < s < 1.0 for s in scores)
 
 
-def test_a_two_model_critique_recipe_switches_engines_in_one_process(second_model, tmp_path):
+def test_a_two_model_critique_recipe_switches_engines_in_one_process(second_model, tmp_path, run_context):
     source = tmp_path / "problems.jsonl"
     rows = [("What is 3+4?", "7"), ("What is 10-6?", "4"), ("Add " + "one and one, " * 1500 + "then stop.", "2")]
     source.write_text("".join(json.dumps({"problem": p, "answer": a}) + "\n" for p, a in rows))
@@ -70,12 +70,14 @@ def test_a_two_model_critique_recipe_switches_engines_in_one_process(second_mode
             {"stage": "critique", "columns": ["model_a", "model_b"], "per_problem": 2},
         ],
     )
-    run = run_recipe(recipe)
+    run = run_recipe(recipe, context=run_context)
     assert run.complete
     reports = {r.stage: r for r in run.result.reports}
     assert reports["model_a"].dropped == {"prompt_too_long": 1}  # the overlong problem, counted; the run goes on
     assert reports["model_b"].rows_in == 2 and reports["model_b"].load_seconds > 0
     b = run.result.datasets["model_b"]
     assert b["model_b_config"][0]["model"] == str(second_model) and b["model_b_config"][0]["template"].endswith("<think>\n")
-    assert [key[1] for key in LOADED] == [str(second_model)]  # the first engine was shut down for the second
+    assert [held.name for held in run_context.loaded.values()] == [str(second_model)]  # the first was shut down
+    loads = [(e["event"], e["model"]) for e in run.info["model_loads"]]
+    assert loads[-2:] == [("release", "HuggingFaceTB/SmolLM2-135M-Instruct"), ("load", str(second_model))]
     assert {m["name"]: m["chat_template"] for m in run.info["models"]} == {"embedded": "preset", "second-model": "derived"}

@@ -18,18 +18,21 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from magpie_hf.core.stage import fill, stage
 from magpie_hf.models.cache import cache_dir
-from magpie_hf.models.embeddings import EmbedDtype, embed, resolve_dtype
-from magpie_hf.models.presets import Preset
+from magpie_hf.models.embeddings import MODEL_NAME as EMBEDDER
+from magpie_hf.models.embeddings import Embedder, EmbedDtype, resolve_dtype
 from magpie_hf.models.vector_index import build_index, search
 from magpie_hf.stages.prompting import AskSampling, ask, parse_yes_no
+
+if TYPE_CHECKING:
+    from magpie_hf.run.context import BoundModel
 
 SAME_PROBLEM = (
     "Are the following two math problems the same problem, possibly reworded (same question, same numbers)? "
@@ -75,11 +78,12 @@ def ngram_overlap(problem: str, other: str, n: int) -> float:
     return len(mine & ngrams(other, n)) / len(mine) if mine else 0.0
 
 
-@lru_cache(maxsize=4)
-def benchmark_index(benchmarks: tuple[Benchmark, ...], dtype: EmbedDtype) -> tuple[list[str], list[str], object]:
+def benchmark_index(
+    benchmarks: tuple[Benchmark, ...], dtype: EmbedDtype, embedder: Embedder
+) -> tuple[list[str], list[str], object]:
     """Texts, their benchmark names and a nearest-neighbour index of their unit embeddings (in `dtype`).
 
-    The embeddings are cached on disk by content and dtype; the index is built once per process.
+    The embeddings are cached on disk by content and dtype, so only the first batch embeds them.
     """
     from datasets import load_dataset
 
@@ -95,7 +99,7 @@ def benchmark_index(benchmarks: tuple[Benchmark, ...], dtype: EmbedDtype) -> tup
     if not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(f".tmp{os.getpid()}.npy")
-        np.save(tmp, embed(texts, dtype=dtype))
+        np.save(tmp, embedder.embed(texts, dtype=dtype))
         os.replace(tmp, cached)
     return texts, names, build_index(np.load(cached))
 
@@ -110,12 +114,21 @@ OUTPUTS = (
 )
 
 
-@stage("decontaminate", config=DecontaminateConfig, inputs=("id", "problem"), outputs=OUTPUTS)
-def decontaminate(batch: dict[str, list], cfg: DecontaminateConfig, model: Preset) -> dict[str, list]:
+@stage(
+    "decontaminate",
+    config=DecontaminateConfig,
+    inputs=("id", "problem"),
+    outputs=OUTPUTS,
+    loads=lambda c: [("embedder", EMBEDDER)],
+)
+def decontaminate(batch: dict[str, list], cfg: DecontaminateConfig, model: BoundModel) -> dict[str, list]:
     """`contaminated`, the closest benchmark problem and how the verdict was reached."""
-    texts, names, index = benchmark_index(tuple(cfg.benchmarks), cfg.dtype)
     problems = batch["problem"]
-    sims, ids = search(index, embed(problems, dtype=cfg.dtype), cfg.top_k)
+    if not problems:  # no rows load no model
+        return {k: [] for k in OUTPUTS}
+    embedder = model.run.embedder()
+    texts, names, index = benchmark_index(tuple(cfg.benchmarks), cfg.dtype, embedder)
+    sims, ids = search(index, embedder.embed(problems, dtype=cfg.dtype), cfg.top_k)
     similarity = [dict(zip(map(int, i), map(float, s))) for s, i in zip(sims, ids)]  # row -> {benchmark: cosine}
     exact = {normalise(t): i for i, t in enumerate(texts)}
     out: dict[str, list] = {k: [] for k in OUTPUTS}

@@ -8,6 +8,7 @@ domain, 3 = several (DOMAIN as `1,3,5`); DOMAIN 1 algebra, 2 calculus,
 from __future__ import annotations
 
 import argparse
+from types import MappingProxyType
 
 from magpie_hf.core.messages import add_messages, t
 from magpie_hf.core.pipeline import Command
@@ -15,7 +16,7 @@ from magpie_hf.core.recipe import RecipeError
 from magpie_hf.core.resources import resource_dir
 
 DOMAINS = ("algebra", "calculus", "geometry", "statistics", "number_theory", "discrete")
-MATH_MODES = {1: "all", 2: "one", 3: "several"}
+MATH_MODES = MappingProxyType({1: "all", 2: "one", 3: "several"})
 
 add_messages(
     {

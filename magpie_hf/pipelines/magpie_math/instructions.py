@@ -10,13 +10,17 @@ Output columns: `problem`, `problem_tokens`, `problem_finish_reason`
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from magpie_hf.core.seeds import per_row_sampling
 from magpie_hf.core.stage import stage
-from magpie_hf.engines import Sampling, generate
-from magpie_hf.models.presets import Preset
+from magpie_hf.engines import Sampling
 from magpie_hf.stages.prompting import AskSampling, generation_config
+
+if TYPE_CHECKING:
+    from magpie_hf.run.context import BoundModel
 
 
 class InstructionsConfig(AskSampling):
@@ -34,7 +38,7 @@ class InstructionsConfig(AskSampling):
     version="2",
     check_model=lambda cfg, model: model.magpie_prefix(cfg.system_prompt),  # a base model has no prefix
 )
-def generate_instructions(batch: dict[str, list], cfg: InstructionsConfig, model: Preset) -> dict[str, list]:
+def generate_instructions(batch: dict[str, list], cfg: InstructionsConfig, model: BoundModel) -> dict[str, list]:
     """Feed only the chat prefix up to the user turn; the completion is the question.
 
     Generation stops at the model's end-of-turn marker (stop strings and ids
@@ -49,7 +53,7 @@ def generate_instructions(batch: dict[str, list], cfg: InstructionsConfig, model
         stop_token_ids=model.stop_token_ids,
     )
     sampling = per_row_sampling(base, cfg.seed, batch["id"])
-    outputs = generate(model, [prefix] * len(sampling), sampling, ids=batch["id"])
+    outputs = model.generate([prefix] * len(sampling), sampling, ids=batch["id"])
     completions = [out[0] for out in outputs]
     return {
         "problem": [c.text.strip() for c in completions],

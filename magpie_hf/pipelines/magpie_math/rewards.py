@@ -14,20 +14,22 @@ Output columns: `candidate_scores` (a list per row), `reward_truncated` (counted
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from magpie_hf.core.stage import StageConfig, stage
-from magpie_hf.engines import Sampling, generate
+from magpie_hf.engines import Sampling
 from magpie_hf.models.presets import Preset, tokenizer
 from magpie_hf.models.reward_model import (
     DEFAULT_REWARD_MODEL,
     candidate_conversations,
     regroup,
-    reward_model,
     score_distributed,
 )
+
+if TYPE_CHECKING:
+    from magpie_hf.run.context import BoundModel
 
 JUDGE_PROMPT = (
     "Here is a math problem and a proposed solution.\n\nProblem:\n{problem}\n\nSolution:\n{solution}\n\n"
@@ -79,7 +81,7 @@ def verdict_ids(model: Preset) -> tuple[int, ...]:
     return tuple(dict.fromkeys(ids[0] for ids in encoded if len(ids) == 1))
 
 
-def judge_scores(conversations: list[list[dict]], cfg: RewardsConfig, model: Preset, ids: list[str]) -> list[float]:
+def judge_scores(conversations: list[list[dict]], cfg: RewardsConfig, model: BoundModel, ids: list[str]) -> list[float]:
     """The generating LLM's P(Yes) for each (problem, solution) of the rows `ids`, in one engine call."""
     prompts = [
         verdict_prompt(
@@ -91,7 +93,7 @@ def judge_scores(conversations: list[list[dict]], cfg: RewardsConfig, model: Pre
         for c in conversations
     ]
     judge = Sampling(temperature=0.0, max_tokens=1, logprobs=cfg.top_logprobs, logprob_token_ids=verdict_ids(model))
-    outs = generate(model, prompts, judge, ids=ids)
+    outs = model.generate(prompts, judge, ids=ids)
     return [yes_probability(out[0].first_token_logprobs) for out in outs]
 
 
@@ -102,18 +104,22 @@ def judge_scores(conversations: list[list[dict]], cfg: RewardsConfig, model: Pre
     outputs=("candidate_scores", "reward_truncated", "scorer"),
     version="3",
     counters=("reward_truncated",),
+    uses_model=lambda c: c.scorer == "judge",
+    loads=lambda c: [("scorer", c.reward_model)] if c.scorer == "reward_model" else [],
 )
-def score_candidates(batch: dict[str, list], cfg: RewardsConfig, model: Preset) -> dict[str, list]:
-    """A list of scores per row, one per candidate; all candidates of the batch in one pass."""
+def score_candidates(batch: dict[str, list], cfg: RewardsConfig, model: BoundModel) -> dict[str, list]:
+    """A list of scores per row, one per candidate; all candidates of the batch in one pass (no rows load no model)."""
     conversations, owners = candidate_conversations(batch["problem"], batch["candidates"])
     rows = len(batch["id"])
+    values, truncated = [], []
     if cfg.scorer == "reward_model":
-        values, truncated = score_distributed(
-            reward_model(cfg.reward_model, cfg.max_length, cfg.batch_size), conversations
-        )
+        if conversations:
+            scorer = model.run.scorer(cfg.reward_model, cfg.max_length, cfg.batch_size)
+            values, truncated = score_distributed(scorer, conversations)
         name = f"reward_model:{cfg.reward_model}"
     else:
-        values, truncated = judge_scores(conversations, cfg, model, [batch["id"][o] for o in owners]), [False] * len(conversations)
+        values = judge_scores(conversations, cfg, model, [batch["id"][o] for o in owners])
+        truncated = [False] * len(conversations)
         name = f"judge:{model.name}"
     return {
         "candidate_scores": regroup(values, owners, rows),

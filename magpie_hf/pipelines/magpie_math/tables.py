@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from datasets import Dataset
 
 from magpie_hf.stages.prompting import split_thinking
@@ -24,11 +26,11 @@ PREFERENCE_KEEP = (
     "gen_input_configs",
 )
 # grade-stage names -> the exported names
-PREFERENCE_RENAMES = {
+PREFERENCE_RENAMES = MappingProxyType({
     "candidates_answers": "candidate_answers",
     "candidates_correct": "candidate_correct",
     "candidates_config": "gen_candidate_configs",
-}
+})
 
 
 def instructions_rows(rows: Dataset) -> Dataset:

@@ -16,6 +16,7 @@ from datasets import Dataset
 from magpie_hf.core.recipe import StageEntry
 from magpie_hf.models.presets import Preset
 from magpie_hf.run import storage
+from magpie_hf.run.context import RunContext
 from magpie_hf.run.plan import ShardPlan, ShardSpec
 
 OnShardDone = Callable[[ShardSpec, dict], None]
@@ -27,8 +28,14 @@ class Executor:
     name = "base"
     launches_elsewhere = False  # True: the CLI calls `submit` instead of running anything here
 
-    def run_shards(self, data: Dataset, plan: ShardPlan, entry: StageEntry, model: Preset, done: OnShardDone) -> None:
-        """Run the pending shards this executor is responsible for, calling `done(shard, stats)` after each."""
+    def run_shards(
+        self, data: Dataset, plan: ShardPlan, entry: StageEntry, model: Preset, done: OnShardDone, run: RunContext
+    ) -> None:
+        """Run the pending shards this executor is responsible for, calling `done(shard, stats)` after each.
+
+        Shards run here load their models through the run's context `run`; an
+        executor whose workers live in other processes gives each its own.
+        """
         raise NotImplementedError
 
     def submit(self, run_dir: str) -> str:
@@ -39,7 +46,7 @@ class Executor:
         """Block until other workers finish the plan's shards, if this executor waits for them (default: no)."""
 
     def close(self) -> None:
-        """Release workers and engines at the end of a run."""
+        """Release the workers (and the models they loaded) at the end of a run."""
 
     def describe(self) -> dict:
         """What the manifest records about how the run was executed."""

@@ -15,6 +15,7 @@ from datasets import Dataset
 
 from magpie_hf.core.recipe import RecipeError, StageEntry, load_recipes
 from magpie_hf.models.presets import Preset, resolve_model
+from magpie_hf.run.context import RunContext
 from magpie_hf.run.executors.base import Executor, OnShardDone
 from magpie_hf.run.plan import ShardPlan
 from magpie_hf.run.shard import run_shard
@@ -40,10 +41,12 @@ class LocalExecutor(Executor):
             raise ValueError(f"--rank must be in 0..{world_size - 1}")
         self.rank, self.world_size, self.wait = rank, world_size, wait
 
-    def run_shards(self, data: Dataset, plan: ShardPlan, entry: StageEntry, model: Preset, done: OnShardDone) -> None:
+    def run_shards(
+        self, data: Dataset, plan: ShardPlan, entry: StageEntry, model: Preset, done: OnShardDone, run: RunContext
+    ) -> None:
         shards = plan.pending() if self.rank is None else plan.for_rank(self.rank, self.world_size)
         for shard in shards:
-            done(shard, run_shard(data, shard, plan, entry, model))
+            done(shard, run_shard(data, shard, plan, entry, model, run))
 
     def wait_for(self, plan: ShardPlan, progress: Callable[[], None]) -> None:
         while self.wait and self.rank is not None and plan.pending():

@@ -22,6 +22,7 @@ from datasets import Dataset
 
 from magpie_hf.core.recipe import StageEntry
 from magpie_hf.models.presets import Preset, model_for
+from magpie_hf.run.context import RunContext
 from magpie_hf.run.executors.base import Executor, OnShardDone, ShardFailures, local_folder
 from magpie_hf.run.executors.local import LocalExecutor
 from magpie_hf.run.plan import ShardPlan, ShardSpec
@@ -29,7 +30,7 @@ from magpie_hf.run.shard import run_shard
 
 
 class ShardWorker:
-    """A Ray actor: builds its engine on its first shard and keeps it for the next ones.
+    """A Ray actor: builds its engine on its first shard and keeps it for the next ones (in its own run context).
 
     Everything its process writes (our logging, vLLM's, C++ output) goes to the
     log file each call names: file descriptors 1 and 2 point there.
@@ -38,6 +39,7 @@ class ShardWorker:
     def __init__(self, index: int):
         self.index = index
         self.log: str | None = None
+        self.context = RunContext()  # this process's models; they go with the actor
         datasets.disable_progress_bars()
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -50,7 +52,7 @@ class ShardWorker:
         logger = logging.getLogger(__name__)
         logger.info("%s: shard %d", plan.stage, shard.index)
         try:
-            stats = run_shard(data, shard, plan, entry, model)
+            stats = run_shard(data, shard, plan, entry, model, self.context)
         except Exception:
             logger.exception("%s: shard %d failed", plan.stage, shard.index)  # the driver gets only the last line
             raise
@@ -95,8 +97,10 @@ class RayExecutor(Executor):
         self.throughput: dict[str, dict[str, dict]] = {}  # stage -> worker -> shards, tokens, seconds, ...
         self.driver = LocalExecutor()
 
-    def run_shards(self, data: Dataset, plan: ShardPlan, entry: StageEntry, model: Preset, done: OnShardDone) -> None:
-        """Run the plan's pending shards: on the actors, or on the driver if the stage needs no model.
+    def run_shards(
+        self, data: Dataset, plan: ShardPlan, entry: StageEntry, model: Preset, done: OnShardDone, run: RunContext
+    ) -> None:
+        """Run the plan's pending shards: on the actors, or on the driver (in `run`) if the stage needs no model.
 
         Raises:
             ShardFailures: after the stage, for the shards that failed on every retry.
@@ -107,7 +111,7 @@ class RayExecutor(Executor):
         count = self._counter(entry.name, done)
         if not entry.stage.needs_model(entry.config):
             here = {"worker": "driver", "pid": os.getpid()}
-            self.driver.run_shards(data, plan, entry, model, lambda shard, stats: count(shard, {**stats, **here}))
+            self.driver.run_shards(data, plan, entry, model, lambda shard, stats: count(shard, {**stats, **here}), run)
             return
         queue = plan.pending()
         if not queue:

@@ -118,7 +118,7 @@ class SlurmExecutor(Executor):
             raise RuntimeError(f"sbatch {script.name} failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
         return found.group(1)
 
-    def run_shards(self, data, plan, entry, model, done) -> None:
+    def run_shards(self, data, plan, entry, model, done, run) -> None:
         raise RuntimeError("the Slurm executor runs no shard itself: the CLI calls `submit`")
 
     def describe(self) -> dict:

@@ -8,7 +8,7 @@ from magpie_hf.core import messages
 from magpie_hf.cli.main import build_parser, main
 from magpie_hf.pipelines.magpie_math.command import math_to_run
 from magpie_hf.core.recipe import RecipeError
-from magpie_hf.run.runner import RunResult, StageReport
+from magpie_hf.core.result import RunResult, StageReport
 from magpie_hf.cli.summary import format_summary
 
 

@@ -12,8 +12,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -32,47 +30,15 @@ for model_id, revision in json.loads(sys.argv[1]):
 print(json.dumps(answers))
 """
 ENDPOINT = "http://127.0.0.1:{}"
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-# repo -> (status, X-Error-Code) the fake Hub answers for its config.json
-ANSWERS = {
-    "acme/missing": (404, "RepoNotFound"),
-    "acme/private": (401, "RepoNotFound"),
-    "acme/gated": (401, "GatedRepo"),
-    "acme/gated-token": (403, "GatedRepo"),
-    "acme/no-config": (404, "EntryNotFound"),
-    "acme/present": (200, None),
-}
-
-
-class FakeHub(BaseHTTPRequestHandler):
-    """Answers `HEAD /{repo}/resolve/{revision}/config.json` the way the Hub does."""
-
-    def do_HEAD(self):  # noqa: N802 - http.server's name
-        org, name, _, revision, _ = self.path.lstrip("/").split("/")
-        status, code = (404, "RevisionNotFound") if revision == "nope" else ANSWERS[f"{org}/{name}"]
-        self.send_response(status)
-        if code:
-            self.send_header("X-Error-Code", code)
-            self.send_header("X-Error-Message", "Access to model acme/gated is restricted.")
-        self.send_header("X-Repo-Commit", COMMIT)
-        self.send_header("ETag", '"abc"')
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
+COMMIT = "0123456789abcdef0123456789abcdef01234567"  # the fake Hub's (tests/conftest.py)
+ANSWERS = ("acme/missing", "acme/private", "acme/gated", "acme/gated-token", "acme/no-config", "acme/present")
 
 
 @pytest.fixture(scope="module")
-def hub_answers(tmp_path_factory) -> dict[tuple[str, str | None], tuple[str | None, float]]:
-    """Every fake-Hub case checked by one child against a fake Hub on 127.0.0.1: (model, revision) -> answer."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeHub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def hub_answers(tmp_path_factory, fake_hub) -> dict[tuple[str, str | None], tuple[str | None, float]]:
+    """Every fake-Hub case checked by one child against the fake Hub on 127.0.0.1: (model, revision) -> answer."""
     models = [(model_id, None) for model_id in ANSWERS] + [("acme/present", "nope")]
-    try:
-        answers = check(tmp_path_factory.mktemp("hub"), models, HF_ENDPOINT=ENDPOINT.format(server.server_address[1]))
-    finally:
-        server.shutdown()
+    answers = check(tmp_path_factory.mktemp("hub"), models, HF_ENDPOINT=fake_hub)
     return dict(zip(models, answers))
 
 

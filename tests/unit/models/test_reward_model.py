@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from magpie_hf.models.reward_model import RewardModelScorer, candidate_conversations, regroup
 
@@ -20,19 +19,6 @@ CANDIDATES = [
     ["No: 91 = 7 * 13.", "Yes, 91 is prime.", "91 = 7*13, so it is composite; the answer is no."],
     ["cos(x)", "The derivative of sin is cos, so \\boxed{\\cos x}. " * 3],
 ]
-
-
-@pytest.fixture(scope="module")
-def tiny_reward_model(tmp_path_factory, embedded) -> Path:
-    from transformers import AutoConfig, AutoTokenizer, LlamaForSequenceClassification
-
-    path = tmp_path_factory.mktemp("reward_model")
-    config = AutoConfig.from_pretrained(embedded.model_path())
-    config.num_hidden_layers, config.num_labels = 2, 1
-    torch.manual_seed(0)
-    LlamaForSequenceClassification(config).save_pretrained(path)
-    AutoTokenizer.from_pretrained(embedded.model_path()).save_pretrained(path)
-    return path
 
 
 def conversations():

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from magpie_hf.models.embeddings import embed
+from magpie_hf.models.embeddings import Embedder
 from magpie_hf.models.vector_index import near_duplicates
 
 TRAIN = Path("../shared/data/train/math_train_2k.jsonl")
@@ -22,8 +22,13 @@ def problems() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def vectors(problems) -> np.ndarray:
-    return embed(problems, dtype="float32")
+def embedder() -> Embedder:
+    return Embedder.load("cpu")
+
+
+@pytest.fixture(scope="module")
+def vectors(problems, embedder) -> np.ndarray:
+    return embedder.embed(problems, dtype="float32")
 
 
 @pytest.mark.integration  # embeds 500 problems (~10 s): outside the fast suite
@@ -38,8 +43,8 @@ def test_ivf_and_exact_walks_keep_the_same_problems_with_planted_rewordings(prob
 
 
 @pytest.mark.integration
-def test_bfloat16_encoding_keeps_the_same_problems_as_float32(problems, vectors):
-    half = embed(problems, dtype="bfloat16")
+def test_bfloat16_encoding_keeps_the_same_problems_as_float32(problems, vectors, embedder):
+    half = embedder.embed(problems, dtype="bfloat16")
     assert half.dtype == np.float32
     assert (half * vectors).sum(1).min() > 0.9999
     full, fast = near_duplicates(vectors, 0.05, exact=True), near_duplicates(half, 0.05, exact=True)
@@ -52,7 +57,7 @@ def test_bfloat16_encoding_keeps_the_same_problems_as_float32(problems, vectors)
 
 
 @pytest.mark.integration
-def test_a_repeated_text_gets_the_vector_it_gets_alone(problems, vectors):
-    again = embed([problems[3], problems[0], problems[3]], dtype="float32")
+def test_a_repeated_text_gets_the_vector_it_gets_alone(problems, vectors, embedder):
+    again = embedder.embed([problems[3], problems[0], problems[3]], dtype="float32")
     assert np.array_equal(again[0], again[2])
     assert np.allclose(again, vectors[[3, 0, 3]], atol=1e-5)

@@ -25,11 +25,12 @@ def rows_of(problems: list[str]) -> dict[str, list]:
     return {"id": [f"p{i}" for i in range(len(problems))], "problem": problems}
 
 
-def test_decontamination_flags_planted_and_reworded_benchmark_problems(embedded):
+def test_decontamination_flags_planted_and_reworded_benchmark_problems(scripted):
+    model, _ = scripted
     example = [json.loads(line) for line in (SHARED / "contamination/nemo-skills-contamination-example.jsonl").open()]
     problems = [PLANTED, "Find the number of positive divisors of 360."] + [r["problem"] for r in example]
     no_llm = DecontaminateConfig(benchmarks=BENCHMARKS, min_similarity=2.0)  # thresholds only: no LLM question
-    out = decontaminate(rows_of(problems), no_llm, embedded)
+    out = decontaminate(rows_of(problems), no_llm, model)
     assert out["contaminated"][0] and out["closest_benchmark"][0] == "math500"
     assert "f(-2) +f(-1)+f(0)" in out["closest_benchmark_problem"][0]
     assert out["contaminated"][1] is False and out["contamination_decided_by"][1] == "none"

@@ -30,6 +30,8 @@ def test_strip_debris(raw, clean):
 
 
 def test_clean_drops_by_reason_and_keeps_multiline_problems(embedded):
+    from magpie_hf.run.context import RunContext
+
     rows = [
         ("Let $G$ be a finite group of order 15.\nProve that $G$ is cyclic.", "stop"),
         ("Find the degree of the splitting field of x^3 - 2 over Q.", "stop"),
@@ -49,7 +51,8 @@ def test_clean_drops_by_reason_and_keeps_multiline_problems(embedded):
     from magpie_hf.stages.embed import EmbedConfig, embed
 
     kept = {"id": ["a", "b", "c", "d"], "problem": out["problem"][:4]}
-    kept.update(embed(kept, EmbedConfig(), embedded))
+    with RunContext() as run:
+        kept.update(embed(kept, EmbedConfig(), run.bind(embedded)))
     found = dedup(kept, DedupConfig(near_duplicate_distance=0.1), embedded)
     assert found["filter_reason"] == [None, None, "exact_duplicate", "near_duplicate"]
     assert found["duplicate_of"] == [None, None, "b", "b"] and found["repeat_count"] == [1, 3, 3, 3]

@@ -10,7 +10,6 @@ import pytest
 
 from magpie_hf.core.recipe import Recipe
 from magpie_hf.core.result import every_row
-from magpie_hf.engines import USAGE
 from magpie_hf.run.executors.local import LocalExecutor
 from magpie_hf.run.plan import plan_stage
 from magpie_hf.run.runner import MissingInput, run_stages, source_rows
@@ -33,14 +32,15 @@ def recipe(**stage) -> Recipe:
 
 def run(r: Recipe, run_dir: Path, model, rank=None, world=None, only=None):
     data, fp = source_rows(r.domain, r.rows(6))
-    return run_stages(data, fp, r.stage_entries(), model, run_dir, r.shard_size, LocalExecutor(rank, world), only)
+    executor = LocalExecutor(rank, world)
+    return run_stages(data, fp, r.stage_entries(), model.preset, run_dir, r.shard_size, executor, only, model.run)
 
 
 @pytest.fixture
 def model(scripted):
-    preset, engine = scripted
+    model, engine = scripted
     engine.default = lambda prompt: PROBLEMS[len(engine.prompts) % len(PROBLEMS) - 1]
-    return preset
+    return model
 
 
 def test_rows_keep_ids_and_provenance_in_three_shards(tmp_path, model):
@@ -58,9 +58,9 @@ def test_rows_keep_ids_and_provenance_in_three_shards(tmp_path, model):
 
 def test_rerun_reuses_every_shard_without_generating(tmp_path, model):
     first = run(recipe(), tmp_path, model).datasets["instructions"]
-    before = USAGE.generated_tokens
+    before = model.run.usage.generated_tokens
     again = run(recipe(), tmp_path, model)
-    assert USAGE.generated_tokens == before
+    assert model.run.usage.generated_tokens == before
     assert (again.reports[0].shards_run, again.reports[0].shards_reused) == (0, 3)
     assert again.datasets["instructions"]["problem"] == first["problem"]
 
@@ -136,16 +136,16 @@ def test_stages_only_needs_the_earlier_stages_finished(tmp_path, model):
 
 
 def test_a_crash_in_the_embed_stage_then_a_rerun_embeds_only_the_unfinished_shards(tmp_path, model, monkeypatch):
-    from magpie_hf.stages import embed as embed_module
+    from magpie_hf.models.embeddings import Embedder
 
-    real = embed_module.embed_texts
+    real = Embedder.embed
     calls: list[list[str]] = []
 
-    def crash_on_third_shard(texts, **kwargs):
+    def crash_on_third_shard(self, texts, **kwargs):
         calls.append(list(texts))
         if len(calls) == 3:
             raise RuntimeError("killed")
-        return real(texts, **kwargs)
+        return real(self, texts, **kwargs)
 
     r = Recipe(
         name="t",
@@ -155,7 +155,7 @@ def test_a_crash_in_the_embed_stage_then_a_rerun_embeds_only_the_unfinished_shar
         shard_size=2,
         stages=[{"stage": "instructions", "max_tokens": 16}, {"stage": "embed"}],
     )
-    monkeypatch.setattr(embed_module, "embed_texts", crash_on_third_shard)
+    monkeypatch.setattr(Embedder, "embed", crash_on_third_shard)
     with pytest.raises(RuntimeError, match="killed"):
         run(r, tmp_path, model)
     assert len(list(tmp_path.glob("embed-*/shard-*.done"))) == 2

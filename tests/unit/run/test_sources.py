@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from magpie_hf.cli.main import main
-from magpie_hf.run.sources import Source, load_source
+from magpie_hf.core.source import Source
+from magpie_hf.run.sources import load_source
 
 
 @pytest.mark.parametrize("content", [b"\xff\xfe\x00garbage\n", b"not json at all\n", b'{"problem": "x?"\n'])

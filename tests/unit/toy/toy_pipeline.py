@@ -8,7 +8,7 @@ from datasets import Dataset
 
 from magpie_hf.core.pipeline import Pipeline, Table, register_pipeline
 from magpie_hf.core.stage import StageConfig, stage
-from magpie_hf.engines import Sampling, generate
+from magpie_hf.engines import Sampling
 
 
 class ShoutConfig(StageConfig):
@@ -21,7 +21,7 @@ class ShoutConfig(StageConfig):
 def shout(batch: dict[str, list], cfg: ShoutConfig, model) -> dict[str, list]:
     """The model's reply to each problem, upper-cased, with `marks` exclamation marks."""
     prompts = [model.chat_prompt([{"role": "user", "content": p}]) for p in batch["problem"]]
-    replies = generate(model, prompts, Sampling(max_tokens=8))
+    replies = model.generate(prompts, Sampling(max_tokens=8))
     return {"shout": [r[0].text.upper() + "!" * cfg.marks for r in replies]}
 
 
