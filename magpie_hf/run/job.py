@@ -72,8 +72,10 @@ def check_recipe(recipe: Recipe, only: list[str] | None = None, models: bool = T
         raise RecipeError(f"{recipe.name}: {err}") from None
     if not models:
         return
-    check_models(recipe)
+    check_models(recipe, only)
     for entry in entries:
+        if only and entry.name not in only:
+            continue
         if entry.stage.check_model is not None and entry.stage.needs_model(entry.config):
             try:
                 entry.stage.check_model(entry.config, complete(model_for(entry.config, recipe.preset())))
@@ -81,11 +83,11 @@ def check_recipe(recipe: Recipe, only: list[str] | None = None, models: bool = T
                 raise RecipeError(f"{recipe.name}: stages.{entry.name}: {str(err).splitlines()[0]}") from None
 
 
-def models_used(recipe: Recipe) -> list[dict]:
-    """What each model the recipe's stages ran was, with its chat facts (stored or derived), once per model."""
+def models_used(recipe: Recipe, stages: list[str]) -> list[dict]:
+    """What each model the recipe's `stages` ran was, with its chat facts (stored or derived), once per model."""
     used: dict[str, Preset] = {}
     for use in model_uses(recipe):
-        if use.preset is not None:
+        if use.preset is not None and use.stage in stages:
             used.setdefault(use.preset.model_id, complete(use.preset))
     return [model.describe() for model in used.values()]
 
@@ -134,7 +136,7 @@ def run_recipe(
         return run
     run.tables = run_tables(result, pipeline, recipe.outputs)
     run.info = manifest(recipe, model, result, len(data), argv())
-    run.info["models"] = models_used(recipe)
+    run.info["models"] = models_used(recipe, [r.stage for r in result.reports])
     run.info["model_loads"] = context.events[first_event:]
     if executor is not None:
         run.info["execution"] = executor.describe()

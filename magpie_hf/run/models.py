@@ -48,13 +48,16 @@ def on_hub(preset_or_name: Preset | str) -> str | None:
     return name if HUB_ID.match(name) and not Path(name).expanduser().is_dir() else None
 
 
-def check_models(recipe: Recipe) -> None:
-    """Resolve every model of the recipe: reachable on the Hub (or cached, or local), chat facts derived.
+def check_models(recipe: Recipe, only: list[str] | None = None) -> None:
+    """Resolve every model the run will load (of the `only` stages, when given): reachable on the Hub
+    (or cached, or local), chat facts derived.
 
     Raises:
         RecipeError: one line naming the model and the fix.
     """
     for use in model_uses(recipe):
+        if only and use.stage not in only:
+            continue
         if use.kind == "embedder":  # packaged
             continue
         hub_id = on_hub(use.preset or use.name)
