@@ -5,10 +5,12 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 from types import MappingProxyType
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 LOCAL_SUFFIXES = MappingProxyType({".json": "json", ".jsonl": "json", ".parquet": "parquet"})
+SOURCE_ROW = "source_row"  # with `keep: all`, every field of the source row, as read
 
 
 class Source(BaseModel):
@@ -16,6 +18,8 @@ class Source(BaseModel):
 
     `columns` maps our names (`problem`, `answer`, optionally `solution`) to the
     dataset's; DeepScaleR's `problem` / `answer` / `solution` is the default.
+    `keep: all` also gives each row every field of its source row, names and
+    values as read, in one `source_row` column that later stages carry along.
     Relative paths are relative to the directory the command runs in (the
     project root), e.g. `../shared/data/train/math_train_2k.jsonl`.
     """
@@ -30,10 +34,12 @@ class Source(BaseModel):
     limit: int | None = Field(default=None, gt=0)
     where: dict[str, list] = Field(default_factory=dict)  # keep rows whose column value is listed
     id_column: str | None = None  # keep the source's ids (else `<domain>-<index>`)
+    keep: Literal["mapped", "all"] = "mapped"  # all: also every field of the row, as `source_row`
 
     def row_columns(self) -> list[str]:
         """The columns of the rows this source gives the first stage."""
-        return ["id", "index", "domain", *self.columns, "answer"]
+        whole_row = [SOURCE_ROW] if self.keep == "all" else []
+        return ["id", "index", "domain", *self.columns, "answer", *whole_row]
 
     def is_local(self) -> bool:
         return Path(self.path).suffix in LOCAL_SUFFIXES

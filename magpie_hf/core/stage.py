@@ -77,6 +77,8 @@ class Stage:
             or a function of the config); required when it calls a model.
         loads: `(config) -> [(kind, model id)]`, the heavy models other than the LLM it loads
             (a reward model, the embedder), for `plan` and the check before a run.
+        prepares: a preparatory step (e.g. cleaning raw input): `--stages` runs it whenever it selects
+            a later stage, so a selection works on a fresh run dir.
     """
 
     name: str
@@ -92,6 +94,7 @@ class Stage:
     arrays: tuple[str, ...] = ()
     parent: str | Callable[[Any], str] | None = None
     loads: Callable[[Any], list[tuple[str, str]]] | None = None
+    prepares: bool = False
 
     def __post_init__(self) -> None:
         if self.explodes and self.parent is None and self.uses_model is not False:
@@ -156,13 +159,15 @@ def stage(
     arrays: tuple[str, ...] = (),
     parent: str | Callable[[Any], str] | None = None,
     loads: Callable[[Any], list[tuple[str, str]]] | None = None,
+    prepares: bool = False,
 ) -> Callable[[StageFn], StageFn]:
     """Decorator: register `fn` as a stage; the function itself is returned (with `.stage` set)."""
 
     def wrap(fn: StageFn) -> StageFn:
         fn.stage = register(  # type: ignore[attr-defined]
             Stage(
-                name, fn, config, version, inputs, outputs, Kind(kind), uses_model, counters, check_model, arrays, parent, loads
+                name, fn, config, version, inputs, outputs, Kind(kind), uses_model,
+                counters, check_model, arrays, parent, loads, prepares,
             )
         )
         return fn

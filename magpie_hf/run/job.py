@@ -18,7 +18,7 @@ from magpie_hf.publish.export import argv, export_tables, manifest, run_tables
 from magpie_hf.run.context import RunContext
 from magpie_hf.run.executors.base import Executor
 from magpie_hf.run.models import check_models, model_uses
-from magpie_hf.run.runner import MissingInput, RunResult, run_stages, source_rows
+from magpie_hf.run.runner import MissingInput, RunResult, run_stages, source_rows, with_preparation
 from magpie_hf.run.sources import load_source
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ def check_recipe(recipe: Recipe, only: list[str] | None = None, models: bool = T
         raise RecipeError(f"{recipe.name}: {err}") from None
     if not models:
         return
+    only = with_preparation(entries, only)
     check_models(recipe, only)
     for entry in entries:
         if only and entry.name not in only:

@@ -42,6 +42,15 @@ def source_rows(prefix: str, count: int) -> tuple[Dataset, str]:
     return data, fingerprint({"source": prefix, "rows": count})
 
 
+def with_preparation(entries: list[StageEntry], only: list[str] | None) -> list[str] | None:
+    """The `--stages` names, then the preparatory stages (`prepares`) before the last of them that they leave out."""
+    if not only:
+        return only
+    names = [e.name for e in entries]
+    last = max(names.index(n) for n in only)
+    return [*only, *(e.name for e in entries[:last] if e.stage.prepares and e.name not in only)]
+
+
 def run_stage(
     data: Dataset, plan: ShardPlan, entry: StageEntry, model: Preset, executor: Executor, run: RunContext
 ) -> tuple[Dataset | None, Dataset | None, StageReport]:
@@ -117,7 +126,8 @@ def run_stages(
     """Run stages in order; stops early (complete=False) while other workers still hold shards.
 
     With `only`, stages before the first named one must already be finished in
-    `run_dir` (their checkpoints are reused), and stages after the last are not run.
+    `run_dir` (their checkpoints are reused), except preparatory ones, which run
+    when they have not; stages after the last are not run.
     The stages' models load through `run` and stay loaded for its owner; without
     one, a context of its own is made and released before this returns.
     """
@@ -129,6 +139,7 @@ def run_stages(
     start = time.perf_counter()
     result = RunResult({}, {}, [], complete=False, seconds=0.0)
     fp = input_fingerprint
+    only = with_preparation(entries, only)
     names = [e.name for e in entries]
     last = max(names.index(n) for n in only) if only else len(entries) - 1
     for entry in entries[: last + 1]:

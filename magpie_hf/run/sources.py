@@ -8,7 +8,7 @@ from pathlib import Path
 from datasets import Dataset
 
 from magpie_hf.core.fingerprint import fingerprint
-from magpie_hf.core.source import LOCAL_SUFFIXES, Source
+from magpie_hf.core.source import LOCAL_SUFFIXES, SOURCE_ROW, Source
 
 
 def _file_digest(path: Path) -> str:
@@ -38,7 +38,8 @@ def read_local(source: Source) -> Dataset:
 
 
 def load_source(source: Source, domain: str, count: int | None = None) -> tuple[Dataset, str]:
-    """Rows with `id`, `index` (original position), `domain` and the mapped columns; and their fingerprint.
+    """Rows with `id`, `index` (original position), `domain`, the mapped columns (and with `keep: all`,
+    `source_row`: every field of the row); and their fingerprint.
 
     `where` filters rows first; `count` (or the source's `limit`) then keeps the first ones.
     """
@@ -73,6 +74,8 @@ def load_source(source: Source, domain: str, count: int | None = None) -> tuple[
         data = data.select(range(min(limit, len(data))))
     mapped = {ours: data[theirs] for ours, theirs in source.columns.items() if theirs in data.column_names}
     mapped["answer"] = [None if a is None else str(a) for a in mapped.get("answer", [None] * len(data))]
+    if source.keep == "all":
+        mapped[SOURCE_ROW] = data.to_list()
     ids = (
         [str(i) for i in data[source.id_column]]
         if source.id_column
@@ -86,5 +89,6 @@ def load_source(source: Source, domain: str, count: int | None = None) -> tuple[
         "columns": source.columns,
         "where": source.where,
         "ids": source.id_column,
+        **({"keep": source.keep} if source.keep != "mapped" else {}),  # the default keeps earlier fingerprints
     }
     return rows, fingerprint({**described, "rows": len(rows), "domain": domain})

@@ -3,10 +3,12 @@
 Row ids become `<parent id>-<suffix><k>`; `parent` names the column that keeps
 the parent's id; `keep` copies parent columns onto each new row (new name:
 parent column). A parent with no item leaves one dropped row, counted as
-`empty_reason`.
+`empty_reason`. Every listed item becomes a row unless `max_items` is set; the
+items past it are counted in the run report (`items_over_limit`).
 
 Input columns: `id`, `domain`, the `{column}` placeholders of `prompt`, the `keep` columns.
-Output columns: `id`, `domain`, `<parent>`, `<column>`, the `keep` names, `filter_reason`.
+Output columns: `id`, `domain`, `<parent>`, `<column>`, the `keep` names, `filter_reason`,
+and the counter `items_over_limit` (on each parent's first row).
 
 Example:
     - stage: ask_list
@@ -23,17 +25,23 @@ from pydantic import Field
 from magpie_hf.core.stage import Kind, fill, placeholders, stage
 from magpie_hf.stages.prompting import AskSampling, ask, parse_list
 
+OVER_LIMIT = "items_over_limit"
+
 
 class AskListConfig(AskSampling):
-    """The prompt, the item column, the parent id column, the copied columns and the item cap."""
+    """The prompt, the item column, the parent id column, the copied columns and the optional item cap."""
 
     prompt: str
     column: str = Field(default="problem", pattern=r"^[a-z][a-z0-9_]*$")
     parent: str = "parent_id"
     suffix: str = "p"
     keep: dict[str, str] = Field(default_factory=dict)
-    max_items: int = Field(default=5, ge=1)
+    max_items: int | None = Field(default=None, ge=1)  # None: every listed item
     empty_reason: str = "nothing_listed"
+
+
+def outputs(cfg: AskListConfig) -> list[str]:
+    return ["id", "domain", cfg.parent, cfg.column, *cfg.keep, "filter_reason", OVER_LIMIT]
 
 
 @stage(
@@ -41,16 +49,19 @@ class AskListConfig(AskSampling):
     config=AskListConfig,
     kind=Kind.EXPLODE,
     inputs=lambda c: ["id", "domain", *placeholders(c.prompt), *c.keep.values()],
-    outputs=lambda c: ["id", "domain", c.parent, c.column, *c.keep, "filter_reason"],
+    outputs=outputs,
     parent=lambda c: c.parent,
+    counters=(OVER_LIMIT,),
+    version="2",
 )
 def ask_list(batch: dict[str, list], cfg: AskListConfig, model) -> dict[str, list]:
-    """One row per listed item; a parent with none leaves one dropped row."""
+    """One row per listed item (up to `max_items`); a parent with none leaves one dropped row."""
     rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
     replies = ask(model, [fill(cfg.prompt, row) for row in rows], batch["id"], cfg, cfg.column)
-    out: dict[str, list] = {k: [] for k in ("id", "domain", cfg.parent, cfg.column, *cfg.keep, "filter_reason")}
+    out: dict[str, list] = {k: [] for k in outputs(cfg)}
     for row, reply in zip(rows, replies):
-        items = parse_list(reply)[: cfg.max_items]
+        listed = parse_list(reply)
+        items = listed[: cfg.max_items]
         for k, item in enumerate(items or [None]):
             out["id"].append(f"{row['id']}-{cfg.suffix}{k}")
             out["domain"].append(row["domain"])
@@ -59,4 +70,5 @@ def ask_list(batch: dict[str, list], cfg: AskListConfig, model) -> dict[str, lis
             for name, column in cfg.keep.items():
                 out[name].append(row[column] or "")
             out["filter_reason"].append(None if item else cfg.empty_reason)
+            out[OVER_LIMIT].append(len(listed) - len(items) if k == 0 else 0)
     return out

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from magpie_hf.core.stage import fill, stage
+from magpie_hf.core.stage import StageConfig, fill, stage
 from magpie_hf.math.grading import Verdict, extract_answer, grade_rows, majority_answer
 from magpie_hf.stages.prompting import AskSampling, ask, parse_yes_no
 
@@ -46,17 +46,22 @@ SAME_ANSWER = (
 )
 
 
-class GradeConfig(AskSampling):
+class MajorityRule(StageConfig):
+    """When the most common answer counts: enough votes, and enough of the answered ones; the math-verify limits."""
+
+    min_majority_votes: int = Field(default=2, ge=1)
+    min_majority_share: float = Field(default=0.5, gt=0, le=1)
+    timeout: float = Field(default=5.0, gt=0)
+    workers: int | None = Field(default=None, ge=1)  # grading processes; None: every core
+
+
+class GradeConfig(AskSampling, MajorityRule):
     """What is graded, against what, the majority rule, the timeout and the optional LLM judge."""
 
     columns: list[str] = Field(min_length=1)
     reference: Literal["answer", "majority", "answer_or_majority"] = "answer_or_majority"
     answer_column: str = "answer"
     question_column: str | None = "problem"  # answers that restate it are not correct; null: no such check
-    min_majority_votes: int = Field(default=2, ge=1)
-    min_majority_share: float = Field(default=0.5, gt=0, le=1)
-    timeout: float = Field(default=5.0, gt=0)
-    workers: int | None = Field(default=None, ge=1)  # grading processes; None: every core
     llm_judge: bool = False
     judge_prompt: str = SAME_ANSWER
     max_tokens: int = Field(default=8, gt=0)
@@ -78,11 +83,16 @@ def reference_for(answers: list[str | None], given: str | None, cfg: GradeConfig
         return given, "reference", 0
     if cfg.reference == "answer":
         return None, None, 0
-    answer, votes = majority_answer(answers, cfg.timeout, workers=cfg.workers)
+    answer, votes = majority_reference(answers, cfg)
+    return answer, None if answer is None else "majority", votes
+
+
+def majority_reference(answers: list[str | None], rule: MajorityRule) -> tuple[str | None, int]:
+    """The most common answer where it passes the rule (else None), and its votes."""
+    answer, votes = majority_answer(answers, rule.timeout, workers=rule.workers)
     answered = sum(1 for a in answers if a)
-    if answer is not None and votes >= cfg.min_majority_votes and votes >= cfg.min_majority_share * answered:
-        return answer, "majority", votes
-    return None, None, votes
+    passes = answer is not None and votes >= rule.min_majority_votes and votes >= rule.min_majority_share * answered
+    return answer if passes else None, votes
 
 
 @stage(

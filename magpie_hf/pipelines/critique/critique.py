@@ -5,12 +5,14 @@ reruns are stable, alternating right and wrong where both exist. Solutions
 cut off by max_tokens never become rows: each leaves one dropped row counted
 as `truncated_solution`.
 
-Input columns: `id`, `index`, `domain`, `problem`, `answer`, and per graded
-column `<c>`: `<c>` (solutions), `<c>_finish_reasons`, `<c>_correct`, `<c>_answers`.
+Input columns: `id`, `index`, `domain`, `problem`, `answer`, the `source_column`
+(a source with `keep: all`) unless null, and per graded column `<c>`: `<c>`
+(solutions), `<c>_finish_reasons`, `<c>_correct`, `<c>_answers`.
 Output columns (new rows): `id`, `problem_id`, `domain`, `data_source`,
 `prompt` (chat list), `ability`, `reward_model` {style, ground_truth},
 `extra_info` {index, split, original_index, solution_index, model_source,
-solution, question_gt_answer}, `question`, `answer` and `target` (`right` or
+solution, question_gt_answer, and `source_row`: every field of the source row
+when `source_column` is set}, `question`, `answer` and `target` (`right` or
 `wrong`, as the original writes them), `filter_reason`.
 """
 
@@ -21,6 +23,7 @@ import zlib
 
 from pydantic import Field
 
+from magpie_hf.core.source import SOURCE_ROW
 from magpie_hf.core.stage import Kind, StageConfig, stage
 from magpie_hf.models.presets import Preset
 
@@ -39,6 +42,7 @@ class CritiqueConfig(StageConfig):
     data_source: str = "deepscaler_critique"
     ability: str = "critique"
     split: str = "train"  # extra_info.split; the export sets each row's real split
+    source_column: str | None = None  # the source row's fields (`source_row` of a `keep: all` source) for extra_info
     seed: int = 0
 
 
@@ -72,11 +76,17 @@ OUTPUTS = (
 SUFFIXES = ("", "_finish_reasons", "_correct", "_answers")
 
 
+def inputs(cfg: CritiqueConfig) -> list[str]:
+    source = [cfg.source_column] if cfg.source_column else []
+    graded = [f"{x}{s}" for x in cfg.columns for s in SUFFIXES]
+    return ["id", "index", "domain", "problem", "answer", *source, *graded]
+
+
 @stage(
     "critique",
     config=CritiqueConfig,
     kind=Kind.EXPLODE,
-    inputs=lambda c: ["id", "index", "domain", "problem", "answer", *(f"{x}{s}" for x in c.columns for s in SUFFIXES)],
+    inputs=inputs,
     outputs=OUTPUTS,
     version="2",
     uses_model=False,
@@ -105,6 +115,8 @@ def build_critiques(batch: dict[str, list], cfg: CritiqueConfig, model: Preset) 
                 "solution": solution,
                 "question_gt_answer": reference,
             }
+            if cfg.source_column:
+                extra[SOURCE_ROW] = batch[cfg.source_column][i]
             row = {
                 "id": f"{problem_id}-{label}-{k}",
                 "prompt": [{"role": "user", "content": content}],

@@ -29,7 +29,7 @@ PIPELINE = register_pipeline(
             "contaminated",
             "contamination_decided_by",
             "closest_benchmark",
-            "reference_source",
+            "expected_answer_source",
             "judged_by",
             "filter_reason",
         ),

@@ -5,7 +5,9 @@ of a discussion (a list of posts, or one string) are joined into one string
 (`Post 1:\\n...`), forum quote blocks (`[quote]...[/quote]`, nested, with or
 without an author; a tag without its partner loses only the tag) are removed, and a discussion longer than `max_tokens`
 tokens of the model's tokenizer keeps its beginning and end with the middle
-cut out. Each change is counted in the run report.
+cut out. Each change is counted in the run report. A preparatory stage: a
+`--stages` selection of later stages runs it too (e.g. `--stages
+extract_problems` on a fresh run dir).
 
 Input columns: the post and discussion columns (`forum_post`, `forum_discussions`).
 Output columns: the same two, prepared; `discussion_tokens`; and the counters
@@ -72,6 +74,7 @@ def shorten(ids: list[int], budget: int) -> tuple[list[int], list[int]] | None:
     inputs=lambda c: [c.post_column, c.discussion_column],
     outputs=lambda c: [c.post_column, c.discussion_column, "discussion_tokens", "joined", "quotes_stripped", "truncated"],
     counters=("joined", "quotes_stripped", "truncated"),
+    prepares=True,
 )
 def prepare_threads(batch: dict[str, list], cfg: PrepareConfig, model: Preset) -> dict[str, list]:
     """Joined, quote-free discussions within the token budget, with what was changed per row."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,16 @@ def test_grade_per_model_flags_and_the_mixed_filter(embedded):
     assert keep_mixed(undecided, MixedFilterConfig(columns=["a", "b"]), embedded)["filter_reason"] == [
         "all_models_all_incorrect"
     ]
+
+
+def test_mixed_filter_flags_each_models_consistency(embedded):
+    graded = {"a_correct": [[True, True], [False, None], [True, False]], "b_correct": [[True], [True], [None]]}
+    out = keep_mixed(graded, MixedFilterConfig(columns=["a", "b"]), embedded)
+    assert out["a_all_correct"] == [True, False, False] and out["a_all_wrong"] == [False, True, False]
+    assert out["b_all_correct"] == [True, True, False] and out["b_all_wrong"] == [False, False, True]
+    assert out["filter_reason"] == ["all_models_all_correct", None, None]
+    columns = keep_mixed.stage.output_columns(MixedFilterConfig(columns=["a"]))
+    assert columns == ("a_all_correct", "a_all_wrong", "filter_reason")
 
 
 def test_critique_rows_are_verl_rows_balanced_and_stable(embedded):
@@ -191,3 +202,33 @@ def test_critique_export_has_verl_field_types_and_each_row_its_split(tmp_path, e
         assert isinstance(extra["solution_index"], int) and extra["split"] == split
         assert isinstance(extra["model_source"], str) and isinstance(extra["solution"], str)
         assert extra["question_gt_answer"] == {"What is 2+2?": "4", "What is 3+3?": "6"}[row["question"]]
+
+
+def test_critique_export_rows_hold_every_field_of_their_source_row(scripted, tmp_path):
+    import pyarrow.parquet as pq
+
+    from magpie_hf.core.recipe import load_recipe
+    from magpie_hf.run.job import run_recipe
+
+    _, engine = scripted
+    engine.rules["What is 2+2?"] = ["\\boxed{4}", "\\boxed{5}"]  # both models right and wrong: kept
+    engine.default = "\\boxed{6}"  # always right on 3+3: dropped
+    fields = {"solution": "...", "difficulty": 1.0, "type": "Prealgebra", "tags": ["sum"], "meta": {"year": 2020}}
+    source_rows = [
+        {"problem": "What is 2+2?", "answer": "4", **fields},
+        {"problem": "What is 3+3?", "answer": "6", **fields, "tags": [], "meta": {"year": None}},
+    ]
+    path = tmp_path / "deepscaler_train.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in source_rows))
+    sets = [f"source.path={path}", "test_fraction=0", "stages.grade.workers=1"]
+    folders = {"run_dir": str(tmp_path / "runs"), "output": str(tmp_path / "out")}
+    recipe = load_recipe("recipes/cft/demo.yaml", sets, engine="fake", **folders)
+    assert recipe.source.keep == "all"  # the critique recipe's default
+    run = run_recipe(recipe, push=False)
+    graded = run.result.all_rows["mixed_filter"]
+    assert graded["source_row"] == source_rows  # the filtered data keeps every original field
+    assert graded["model_a_all_correct"] == [False, True] and graded["model_b_all_wrong"] == [False, False]
+    assert graded["filter_reason"] == [None, "all_models_all_correct"]
+    exported = [row for f in sorted((tmp_path / "out").rglob("*.parquet")) for row in pq.read_table(f).to_pylist()]
+    assert len(exported) == 4
+    assert all(row["extra_info"]["source_row"] == source_rows[0] for row in exported)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from magpie_hf.cli.main import main
+from magpie_hf.core.recipe import load_recipe
 from magpie_hf.pipelines.forum.correct_solutions import CorrectSolutionsConfig, correct_solutions
 from magpie_hf.pipelines.forum.decontaminate import Benchmark, DecontaminateConfig, decontaminate
 from magpie_hf.pipelines.forum.merge_problems import MergeProblemsConfig, merge_problems
@@ -19,6 +21,20 @@ BENCHMARKS = [
 ]
 # A forum post planted as a paraphrase of MATH-500's f(-2)+f(-1)+f(0) problem.
 PLANTED = "Let f(x) = (3x-2)/(x-2). Compute f(-2) + f(-1) + f(0) and give the result as a common fraction."
+PROOF = "Prove that n^3 - n is divisible by 6 for every positive integer n."
+CONVERTED = "Find the largest integer that divides n^3 - n for every positive integer n."
+DIVISORS = "Find the number of positive divisors of 360."
+
+
+def forum_model(prompt: str) -> str:
+    """problems.yaml's scripted model: one problem per post, proofs classified and converted, answers boxed."""
+    if "Below is the first post" in prompt:
+        return f"Problem 1: {PROOF if 'Prove' in prompt else DIVISORS}"
+    if "ask for a proof" in prompt:
+        return "Yes" if "Prove" in prompt else "No"
+    if "What final answer does the discussion reach" in prompt:
+        return "\\boxed{24}" if "360" in prompt else "\\boxed{6}"
+    return CONVERTED if "Rewrite the following proof problem" in prompt else "No"
 
 
 def rows_of(problems: list[str]) -> dict[str, list]:
@@ -59,10 +75,13 @@ def test_merge_drops_unanswerable_classes_and_swaps_in_converted_proofs(embedded
         "problem": ["Prove P.", "Pick (A) or (B).", "Is 7 prime?", "Find x.", "Prove Q."],
         "problem_type": ["proof", "multiple_choice", "binary", "regular", "proof"],
         "converted_problem": ["Find the least n with P(n).", None, None, None, None],
+        "expected_answer": ["6", "B", "yes", "3", None],
     }
     out = merge_problems(batch, MergeProblemsConfig(), embedded)
     assert out["filter_reason"] == [None, "type_multiple_choice", "type_binary", None, "unconverted_proof"]
     assert out["problem"][0] == "Find the least n with P(n)." and out["original_problem"][0] == "Prove P."
+    # the answer found for the proof is not the converted problem's: its reference will be the majority answer
+    assert out["expected_answer"][0] is None and out["expected_answer"][3] == "3"
 
 
 def test_sft_rows_keep_correct_solutions_of_clean_problems(embedded):
@@ -126,3 +145,59 @@ def test_prepare_on_the_shared_forum_threads(embedded):
     assert not any("[quote" in d for d in full["forum_discussions"])
     small = prepare_threads(threads[:], PrepareConfig(max_tokens=256), embedded)
     assert sum(small["truncated"]) == sum(n > 256 for n in full["discussion_tokens"]) > 0
+
+
+def test_converted_proofs_carry_no_extracted_answer(scripted, tmp_path):
+    from magpie_hf.run.job import run_recipe
+
+    _, engine = scripted
+    engine.default = forum_model
+    threads = tmp_path / "threads.jsonl"
+    discussions = ["It is (n-1)n(n+1), so 6 divides it.", "360 = 2^3 3^2 5, so the answer is 24."]
+    posts = zip([PROOF, DIVISORS], discussions)
+    threads.write_text("".join(json.dumps({"forum_post": p, "forum_discussions": d}) + "\n" for p, d in posts))
+    path = "recipes/openmathreasoning/problems.yaml"
+    recipe = load_recipe(path, [f"source.path={threads}"], "demo", engine="fake", run_dir=str(tmp_path / "runs"))
+    names = [e.name for e in recipe.stage_entries()]
+    run = run_recipe(recipe, only=names[: names.index("merge_data") + 1], push=False)
+    merged = {row["original_problem"]: row for row in run.result.datasets["merge_data"]}
+    assert merged[PROOF]["problem"] == CONVERTED and merged[PROOF]["expected_answer"] is None
+    assert merged[DIVISORS]["problem"] == DIVISORS and merged[DIVISORS]["expected_answer"] == "24"
+    asked = [p for p in engine.prompts if "What final answer does the discussion reach" in p]
+    assert len(asked) == 1 and DIVISORS in asked[0]  # as the original: answers only for unclaimed problems
+
+
+def test_extract_problems_alone_runs_on_a_fresh_run_dir(scripted, tmp_path):
+    _, engine = scripted
+    engine.default = forum_model
+    args = ["run", "openmathreasoning/problems", "--mode", "demo", "--stages", "extract_problems", "--engine", "fake"]
+    assert main([*args, "--run-dir", str(tmp_path / "runs"), "--output", str(tmp_path / "out")]) == 0
+    ran = sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "runs").iterdir() if p.name != "logs")
+    assert ran == ["extract_problems", "prepare"]  # the preparatory step ran with it; nothing after it did
+
+
+def test_fill_majority_answer_is_a_stage_that_judge_answers_reads(scripted, tmp_path):
+    from datasets import Dataset, concatenate_datasets, load_dataset
+
+    _, engine = scripted
+    engine.rules["largest integer"] = ["\\boxed{6}", "\\boxed{6}", "\\boxed{3}", "\\boxed{6}"]
+    engine.rules["divisors of 360"] = ["\\boxed{24}", "\\boxed{12}"]
+    problems = tmp_path / "problems.parquet"
+    Dataset.from_dict(
+        {
+            "id": ["t0-p0", "t1-p0"],
+            "problem": [CONVERTED, DIVISORS],
+            "expected_answer": [None, "24"],  # a converted proof has none
+            "contaminated": [False, False],
+            "post_id": ["t0", "t1"],
+        }
+    ).to_parquet(problems)
+    args = ["run", "openmathreasoning/solutions", "--mode", "demo", "--engine", "fake"]
+    args += ["--set", f"source.path={problems}", "--run-dir", str(tmp_path / "runs"), "--output", str(tmp_path / "out")]
+    assert main([*args, "--stages", "generate_solutions"]) == 0
+    assert main([*args, "--stages", "fill_majority_answer"]) == 0
+    assert main(args) == 0
+    sft = load_dataset(str(tmp_path / "out"), "sft")
+    kept = sorted(concatenate_datasets(list(sft.values()))["id"])
+    # the converted proof is judged against its solutions' majority (6), the other against its extracted 24
+    assert kept == ["t0-p0-s0", "t0-p0-s1", "t0-p0-s3", "t1-p0-s0", "t1-p0-s2"]

@@ -44,3 +44,22 @@ def test_push_names_a_bad_repo_id(tmp_path, capsys):
     assert main(["push", str(tmp_path), "not a repo id!!"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "repo id 'not a repo id!!' is not valid" in err[0]
+
+
+def test_keep_all_gives_each_row_every_field_of_its_source_row(tmp_path):
+    import json
+
+    path = tmp_path / "problems.jsonl"
+    original = [
+        {"question": "What is 1+1?", "gt": 2, "level": "easy", "steps": ["add"], "meta": {"year": 2020}},
+        {"question": "Solve x+1=3.", "gt": None, "level": "hard", "steps": [], "meta": {"year": None}},
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in original))
+    columns = {"problem": "question", "answer": "gt"}
+    mapped, mapped_fp = load_source(Source(path=str(path), columns=columns), "math")
+    kept, kept_fp = load_source(Source(path=str(path), columns=columns, keep="all"), "math")
+    assert "source_row" not in mapped.column_names and kept_fp != mapped_fp
+    assert kept["source_row"] == original and kept["problem"] == mapped["problem"] and kept["answer"] == ["2", None]
+    easy, _ = load_source(Source(path=str(path), columns=columns, keep="all", where={"level": ["easy"]}), "math")
+    assert easy["source_row"] == original[:1]
+    assert Source(path=str(path), keep="all").row_columns()[-1] == "source_row"

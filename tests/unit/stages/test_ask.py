@@ -56,3 +56,15 @@ def test_ask_list_explodes_rows_and_counts_empty_parents(scripted):
     assert out["problem"] == ["Find x.", "Find y.", ""] and out["discussion"] == ["d1", "d1", ""]
     assert out["filter_reason"] == [None, None, "no_problem_in_post"]
     assert ask_list.stage.kind is Kind.EXPLODE and ask_list.stage.drops_rows(cfg)
+
+
+def test_ask_list_keeps_every_item_unless_capped_and_counts_what_a_cap_drops(scripted):
+    model, engine = scripted
+    engine.default = "\n".join(f"Problem {k}: Find x{k}." for k in range(1, 8))
+    rows = {"id": ["t1", "t2"], "domain": ["forum"] * 2, "forum_post": ["seven problems", "again"]}
+    every = ask_list(rows, AskListConfig(prompt="{forum_post}"), model)
+    assert len(every["problem"]) == 14 and every["problem"][6] == "Find x7." and sum(every["items_over_limit"]) == 0
+    capped = ask_list(rows, AskListConfig(prompt="{forum_post}", max_items=5), model)
+    assert capped["id"][:5] == [f"t1-p{k}" for k in range(5)] and len(capped["id"]) == 10
+    assert capped["items_over_limit"] == [2, 0, 0, 0, 0] * 2  # on each parent's first row, summed by the runner
+    assert ask_list.stage.counters == ("items_over_limit",)
