@@ -86,9 +86,14 @@ def main(args: list[str] | None = None) -> int:
         if opts.command == "push":
             return push_command(opts)
         if opts.command == "workers":
-            from magpie_hf.run.executors.local import worker_commands  # noqa: PLC0415
+            import datasets  # noqa: PLC0415 - heavy
 
-            print(worker_commands(str(find_recipe(opts.recipe)), opts.gpus, opts.model))
+            from magpie_hf.run.executors.local import shard_summary, worker_commands  # noqa: PLC0415
+
+            datasets.disable_progress_bars()  # a source is read to count its shards: no bar for that
+            recipe = str(find_recipe(opts.recipe))
+            print(shard_summary(recipe, opts.gpus, opts.model))
+            print(worker_commands(recipe, opts.gpus, opts.model))
             return 0
         for pipeline in PIPELINES.values():
             for command in pipeline.commands:
@@ -175,6 +180,9 @@ def run_command(opts: argparse.Namespace) -> int:
     only = [s.strip() for s in opts.stages.split(",")] if opts.stages else None
     for recipe in recipes:
         check_recipe(recipe, only)
+    banner = get_pipeline(recipes[0].pipeline).banner
+    if banner is not None:
+        print(banner(recipes, opts.count), flush=True)
     executor = make_executor(opts)
     if executor.launches_elsewhere:
         try:

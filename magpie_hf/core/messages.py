@@ -1,4 +1,7 @@
-"""User-facing text in English and Japanese (`--lang ja`, or `MAGPIE_HF_LANG=ja`).
+"""User-facing text in English and Japanese.
+
+The language is `--lang`, else `MAGPIE_HF_LANG`, else the locale's (`LC_ALL`, then `LC_MESSAGES`,
+then `LANG`: `LANG=ja_JP.UTF-8` gives Japanese); English for any other language.
 
 The framework's own messages are here; a pipeline adds those of its commands with `add_messages`.
 """
@@ -6,6 +9,8 @@ The framework's own messages are here; a pipeline adds those of its commands wit
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 
 LANGUAGES = ("en", "ja")
 
@@ -14,7 +19,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Turn an instruct LLM into math training data.",
         "ja": "指示調整済み LLM から数学の学習データを生成します。",
     },
-    "lang": {"en": "language of help and progress messages", "ja": "ヘルプと進捗表示の言語"},
+    "lang": {
+        "en": "language of help and progress messages (default: MAGPIE_HF_LANG, else the locale, e.g. LANG=ja_JP.UTF-8)",
+        "ja": "ヘルプと進捗表示の言語 (既定: MAGPIE_HF_LANG、なければロケール。例: LANG=ja_JP.UTF-8)",
+    },
     "run": {
         "en": "run a recipe (YAML) end to end, resuming finished shards",
         "ja": "レシピ (YAML) を最後まで実行します (完了済みシャードは再利用)",
@@ -93,6 +101,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "レシピを N 基の GPU で実行するシェルコマンドを表示 (GPU グループごとに 1 ワーカー、最後に統合)",
     },
     "workers_gpus": {"en": "number of GPUs on the machine", "ja": "マシンの GPU 数"},
+    "workers_shards": {
+        "en": "# {shards} shards in the first stage; shards per worker (rank 0 first): {per_worker}",
+        "ja": "# 最初のステージのシャード数: {shards}、ワーカーごとのシャード数 (ランク 0 から): {per_worker}",
+    },
     "push": {
         "en": "upload an exported folder to a Hub dataset repo (card merged with the repo's)",
         "ja": "出力フォルダを Hub のデータセットリポジトリにアップロード (既存のカードと統合)",
@@ -158,7 +170,19 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
 }
 
-LANG = os.environ.get("MAGPIE_HF_LANG", "en") if os.environ.get("MAGPIE_HF_LANG") in LANGUAGES else "en"
+LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")  # POSIX precedence: the first one set decides
+
+
+def default_language(environ: Mapping[str, str]) -> str:
+    """The language of an environment: `MAGPIE_HF_LANG` if it names one of LANGUAGES, else the locale's."""
+    if environ.get("MAGPIE_HF_LANG") in LANGUAGES:
+        return environ["MAGPIE_HF_LANG"]
+    locale = next((environ[name] for name in LOCALE_VARIABLES if environ.get(name)), "")
+    language = re.split(r"[_.@-]", locale, maxsplit=1)[0].lower()
+    return language if language in LANGUAGES else "en"
+
+
+LANG = default_language(os.environ)
 
 
 def set_language(lang: str) -> None:

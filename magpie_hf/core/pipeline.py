@@ -2,10 +2,11 @@
 
 The framework names no pipeline. A pipeline package registers its output
 tables (each with the row formatter that turns a stage's rows into the
-exported config), its card template and tags, and, optionally: an analysis
-printed at the end of a run and stored in the manifest, the rows a recipe
-set's merged export leaves out as repeats across its members, and `magpie-hf`
-commands (whose help texts it adds with `core.messages.add_messages`).
+exported config), its card template and tags, and, optionally: a banner
+printed before a run starts, an analysis printed at the end of a run and
+stored in the manifest, the rows a recipe set's merged export leaves out as
+repeats across its members, and `magpie-hf` commands (whose help texts it
+adds with `core.messages.add_messages`).
 Built-in pipelines live in `magpie_hf/pipelines/<name>/`; others register from
 anywhere (a test, another package through the `magpie_hf.pipelines` entry
 point group).
@@ -80,6 +81,8 @@ class Pipeline:
         analysis: `(result, recipe) -> dict | None`, printed at the end and kept in the manifest.
         format_analysis: the analysis as terminal lines.
         describe: `(recipe, model) -> dict` of facts the manifest and card carry (e.g. a prompt prefix).
+        banner: `(recipes, count) -> str`, printed before a run of its recipes starts (e.g. the model and
+            the rows per domain; `count` is the command line's `--count`, None without it).
         commands: `magpie-hf` subcommands of its own.
         cross_member_duplicates: `[(result, recipe)] -> (ids, {"<domain>-><domain>": count})`, the rows of a
             recipe set's member that repeat an earlier member's: left out of the merged export, counted in its manifest.
@@ -94,6 +97,7 @@ class Pipeline:
     analysis: Callable[[Any, Any], dict | None] | None = None
     format_analysis: Callable[[dict], str] | None = None
     describe: Callable[[Any, Any], dict] | None = None
+    banner: Callable[[list[Any], int | None], str] | None = None
     commands: tuple[Command, ...] = ()
     cross_member_duplicates: Callable[[list[tuple[Any, Any]]], tuple[set[str], dict[str, int]]] | None = None
 

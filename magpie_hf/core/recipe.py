@@ -8,6 +8,7 @@ anything is written.
 from __future__ import annotations
 
 import glob
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -123,15 +124,17 @@ class Recipe(BaseModel):
         return self
 
     def rows(self, count: int | None = None) -> int | None:
-        """Rows to generate: `count` if given, else count x scale rounded to the nearest 10, at least 10.
+        """Rows to generate: `count` if given, else count x scale rounded half up to the nearest 10, at least 10.
 
-        None for a recipe that reads a source without a count (all its rows).
+        Half up (15 -> 20, 25 -> 30), in decimal arithmetic as the original scripts' `bc`, not
+        Python's half-to-even `round`. None for a recipe that reads a source without a count (all its rows).
         """
         if count is not None:
             return count
         if self.count is None:
             return None
-        return max(10, int(round(self.count * self.scale / 10.0)) * 10)
+        tens = (Decimal(self.count) * Decimal(str(self.scale)) / 10).to_integral_value(ROUND_HALF_UP)
+        return max(10, int(tens) * 10)
 
     def stage_entries(self) -> list[StageEntry]:
         """Stage objects with their configs; the recipe seed fills unset `seed` fields."""

@@ -21,7 +21,7 @@ class RewardModelScorer:
     Attributes:
         model: a loaded `AutoModelForSequenceClassification`.
         tokenizer: its tokenizer (with the reward model's chat template).
-        max_length: longer conversations are truncated (and reported by `score`).
+        max_length: longer conversations are scored on their first `max_length` tokens (and reported by `score`).
         batch_size: conversations per forward pass (sorted by length to limit padding).
     """
 

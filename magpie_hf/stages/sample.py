@@ -6,7 +6,8 @@ rewards, preference, critique) reads `n` = 1 and `n` > 1 alike.
 
 Input columns: the `{column}` placeholders of `prompt` (default `{problem}`), and `id`.
 Output columns (`<label>` is the entry's label):
-    <label>: list[str], the completions (with any thinking block unless `strip_thinking`).
+    <label>: list[str], the completions: the model's whole turn, thinking included (a `<think>` the
+        chat template opened is put back in front), or with `strip_thinking` the part after `</think>`.
     <label>_finish_reasons: list[str], `stop` or `length` (cut off by max_tokens).
     <label>_tokens: list[int], generated tokens per completion.
     <label>_config: provenance (model, template, sampling, seed).
@@ -21,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from magpie_hf.run.context import BoundModel
 
 STEP_BY_STEP = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{}."
+OPENED_THINKING = re.compile(r"<think>\s*$")
 
 
 class SampleConfig(StageConfig):
@@ -48,7 +51,7 @@ class SampleConfig(StageConfig):
     temperature: float = Field(default=0.0, ge=0)
     top_p: float = Field(default=1.0, gt=0, le=1)
     max_tokens: int = Field(default=4096, gt=0)
-    strip_thinking: bool = False
+    strip_thinking: bool = False  # off: completions keep the reasoning (answers are read after `</think>` anyway)
     seed: int = 0
 
     @field_validator("model")
@@ -57,11 +60,20 @@ class SampleConfig(StageConfig):
         return value if value is None else known_model(value)
 
 
+def kept_text(prompt: str, completion: str, strip_thinking: bool) -> str:
+    """What a row keeps of a completion: the model's whole turn, a `<think>` the prompt ends with (R1, QwQ
+    templates) put back in front; with `strip_thinking`, only the part after `</think>`."""
+    if strip_thinking:
+        return split_thinking(completion)
+    opened = OPENED_THINKING.search(prompt)
+    return opened.group() + completion if opened else completion
+
+
 def outputs(cfg: SampleConfig) -> list[str]:
     return [cfg.label, f"{cfg.label}_finish_reasons", f"{cfg.label}_tokens", f"{cfg.label}_config"]
 
 
-@stage("sample", config=SampleConfig, inputs=lambda c: ["id", *placeholders(c.prompt)], outputs=outputs)
+@stage("sample", config=SampleConfig, version="2", inputs=lambda c: ["id", *placeholders(c.prompt)], outputs=outputs)
 def sample(batch: dict[str, list], cfg: SampleConfig, model: BoundModel) -> dict[str, list]:
     """`cfg.n` completions per row from a single request each; columns are prefixed with the label.
 
@@ -80,9 +92,8 @@ def sample(batch: dict[str, list], cfg: SampleConfig, model: BoundModel) -> dict
     sampling = per_row_sampling(base, cfg.seed, batch["id"], salt=cfg.label)
     outs = model.generate(prompts, sampling, ids=batch["id"])
     template = model.chat_prompt(chat(cfg.system_prompt, cfg.prompt)) if rows else cfg.prompt
-    text = split_thinking if cfg.strip_thinking else str
     return {
-        cfg.label: [[text(c.text) for c in o] for o in outs],
+        cfg.label: [[kept_text(p, c.text, cfg.strip_thinking) for c in o] for p, o in zip(prompts, outs)],
         f"{cfg.label}_finish_reasons": [[c.finish_reason for c in o] for o in outs],
         f"{cfg.label}_tokens": [[c.num_tokens for c in o] for o in outs],
         f"{cfg.label}_config": [generation_config(model, template, s) for s in sampling],

@@ -7,6 +7,7 @@ here; `sample` and `grade` come from the stage library.
 from magpie_hf.core.pipeline import Pipeline, Table, register_pipeline
 from magpie_hf.models.presets import complete
 from magpie_hf.pipelines.magpie_math import clean, instructions, preference, rewards  # noqa: F401  (registers)
+from magpie_hf.pipelines.magpie_math.banner import start_banner
 from magpie_hf.pipelines.magpie_math.command import MATH
 from magpie_hf.pipelines.magpie_math.cross_domain import cross_domain_duplicates
 from magpie_hf.pipelines.magpie_math.tables import (
@@ -40,6 +41,7 @@ PIPELINE = register_pipeline(
         counted=("filter_reason", "pair_rule", "scorer"),
         plots=plots,
         describe=describe,
+        banner=start_banner,
         commands=(MATH,),
         cross_member_duplicates=cross_domain_duplicates,
     )

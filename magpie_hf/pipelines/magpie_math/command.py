@@ -2,18 +2,22 @@
 
 MODEL 0-6 (0 = embedded), SCALE a factor, MODE 1 = all domains, 2 = one
 domain, 3 = several (DOMAIN as `1,3,5`); DOMAIN 1 algebra, 2 calculus,
-3 geometry, 4 statistics, 5 number_theory, 6 discrete.
+3 geometry, 4 statistics, 5 number_theory, 6 discrete. On a terminal, a menu
+asks for what is left out (`menu.py`); elsewhere a missing MODEL, SCALE or MODE
+is a usage error (exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from types import MappingProxyType
 
 from magpie_hf.core.messages import add_messages, t
 from magpie_hf.core.pipeline import Command
 from magpie_hf.core.recipe import RecipeError
 from magpie_hf.core.resources import resource_dir
+from magpie_hf.pipelines.magpie_math.menu import ask_missing
 
 DOMAINS = ("algebra", "calculus", "geometry", "statistics", "number_theory", "discrete")
 MATH_MODES = MappingProxyType({1: "all", 2: "one", 3: "several"})
@@ -49,20 +53,36 @@ add_messages(
         "math_scale": {"en": "scale factor, e.g. 0.5", "ja": "倍率 (例: 0.5)"},
         "math_mode": {"en": "1 all domains, 2 one domain, 3 several", "ja": "1 全分野、2 1 分野、3 複数分野"},
         "math_domain": {"en": "domain number(s) for modes 2 and 3", "ja": "モード 2・3 で使う分野番号"},
+        "math_no_terminal": {
+            "en": "give MODEL SCALE MODE [DOMAIN] (with none of them on a terminal, a menu asks)",
+            "ja": "MODEL SCALE MODE [DOMAIN] を指定してください (端末で省略すると対話メニューで選べます)",
+        },
     }
 )
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = t("math_epilog")
-    parser.add_argument("model", help=t("math_model"))
-    parser.add_argument("scale", type=float, help=t("math_scale"))
-    parser.add_argument("math_mode", metavar="MODE", type=int, choices=sorted(MATH_MODES), help=t("math_mode"))
+    parser.add_argument("model", nargs="?", help=t("math_model"))
+    parser.add_argument("scale", nargs="?", type=float, help=t("math_scale"))
+    parser.add_argument(
+        "math_mode", nargs="?", metavar="MODE", type=int, choices=sorted(MATH_MODES), help=t("math_mode")
+    )
     parser.add_argument("domain", nargs="?", help=t("math_domain"))
+    parser.set_defaults(math_parser=parser)  # for the usage error off a terminal
 
 
 def math_to_run(opts: argparse.Namespace) -> None:
-    """`math MODEL SCALE MODE [DOMAIN]` as the equivalent `run` of the all-domains recipe."""
+    """`math MODEL SCALE MODE [DOMAIN]` as the equivalent `run` of the all-domains recipe.
+
+    What the command line leaves out, a menu asks on a terminal; elsewhere a missing MODEL, SCALE or
+    MODE prints the usage and exits 2.
+    """
+    left_out = None in (opts.model, opts.scale, opts.math_mode) or (opts.math_mode != 1 and opts.domain is None)
+    if left_out and sys.stdin.isatty():
+        ask_missing(opts, MATH_MODES, DOMAINS)
+    if None in (opts.model, opts.scale, opts.math_mode):
+        opts.math_parser.error(t("math_no_terminal"))
     numbers = [] if opts.domain is None else opts.domain.split(",")
     if opts.math_mode == 1 and numbers:
         raise RecipeError("mode 1 runs all domains: give no DOMAIN")

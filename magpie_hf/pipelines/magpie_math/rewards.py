@@ -7,6 +7,10 @@ and scores P(Yes) / (P(Yes) + P(No)) from its next-token distribution. With the
 answers alike): it keeps the pipeline whole on any machine, it does not rank.
 Use a trained reward model in production.
 
+The reward model reads each (problem, whole candidate) conversation up to its
+`max_length` tokens; a longer one is scored on its first `max_length` tokens and
+counted in `reward_truncated` (per row; the run sums it into the manifest and the card).
+
 Input columns: `problem`, `candidates` (lists of solutions).
 Output columns: `candidate_scores` (a list per row), `reward_truncated` (counted), `scorer`.
 """
@@ -42,7 +46,8 @@ class RewardsConfig(StageConfig):
 
     scorer: Literal["judge", "reward_model"] = "reward_model"
     reward_model: str = DEFAULT_REWARD_MODEL
-    max_length: int = Field(default=4096, gt=0)
+    # ArmoRM's context: a problem (<= 1,024 tokens) and a whole candidate (<= 4,096, thinking included) fit.
+    max_length: int = Field(default=8192, gt=0)
     batch_size: int = Field(default=8, gt=0)
     judge_prompt: str = JUDGE_PROMPT
     top_logprobs: int = Field(default=20, gt=1)

@@ -13,7 +13,8 @@ from typing import Callable
 
 from datasets import Dataset
 
-from magpie_hf.core.recipe import RecipeError, StageEntry, load_recipes
+from magpie_hf.core.messages import t
+from magpie_hf.core.recipe import Recipe, RecipeError, StageEntry, load_recipes
 from magpie_hf.models.presets import Preset, resolve_model
 from magpie_hf.run.context import RunContext
 from magpie_hf.run.executors.base import Executor, OnShardDone
@@ -57,16 +58,11 @@ class LocalExecutor(Executor):
         return {"executor": self.name, "rank": self.rank, "world_size": self.world_size}
 
 
-def worker_commands(recipe_path: str, gpus: int, model: str | None = None) -> str:
-    """Shell lines that run one local worker per GPU group on disjoint shards, then the merge.
-
-    A worker gets as many GPUs as the largest tensor-parallel size among the
-    recipe's models; each starts in the background with its own log, so no
-    two share a GPU.
-    """
+def worker_layout(recipe: Recipe, gpus: int) -> tuple[int, int]:
+    """(workers, GPUs per worker) on `gpus` GPUs: a worker gets as many GPUs as the largest
+    tensor-parallel size among the recipe's models."""
     if gpus < 1:
         raise RecipeError("--gpus must be at least 1")
-    recipe = load_recipes(recipe_path, model=model)[0][0]
     models = {
         getattr(e.config, "model", None) or recipe.model
         for e in recipe.stage_entries()
@@ -74,9 +70,36 @@ def worker_commands(recipe_path: str, gpus: int, model: str | None = None) -> st
     }
     settings = recipe.preset().run_settings()
     per_worker = max(resolve_model(m, **settings).settings()["tensor_parallel_size"] for m in models or {recipe.model})
-    world = gpus // per_worker
-    if world < 1:
+    if gpus < per_worker:
         raise RecipeError(f"--gpus {gpus}: the recipe's models need {per_worker} GPUs per worker (tensor parallel)")
+    return gpus // per_worker, per_worker
+
+
+def first_stage_shards(recipe: Recipe) -> int:
+    """How many shards the recipe's first stage cuts its input (generated rows, or its source's) into."""
+    from magpie_hf.run.job import input_rows  # noqa: PLC0415 - job imports the executors
+
+    rows = len(input_rows(recipe, None)[0])
+    size = recipe.shard_size if recipe.stage_entries()[0].stage.sharded else max(rows, 1)
+    return len(range(0, rows, size))
+
+
+def shard_summary(recipe_path: str, gpus: int, model: str | None = None) -> str:
+    """A shell comment: the first stage's shards over every recipe the file stands for, and how many each worker takes
+    (worker `rank` takes the shards `index % workers == rank` of each recipe)."""
+    recipes = load_recipes(recipe_path, model=model)[0]
+    world, _ = worker_layout(recipes[0], gpus)
+    shards = [first_stage_shards(recipe) for recipe in recipes]
+    per_worker = [sum(len(range(rank, n, world)) for n in shards) for rank in range(world)]
+    return t("workers_shards", shards=sum(shards), per_worker=", ".join(map(str, per_worker)))
+
+
+def worker_commands(recipe_path: str, gpus: int, model: str | None = None) -> str:
+    """Shell lines that run one local worker per GPU group on disjoint shards, then the merge.
+
+    Each worker starts in the background with its own log, so no two share a GPU (`worker_layout`).
+    """
+    world, per_worker = worker_layout(load_recipes(recipe_path, model=model)[0][0], gpus)
     extra = f" --model {model}" if model else ""
     lines = ["mkdir -p logs"]
     for rank in range(world):

@@ -76,6 +76,12 @@ def test_rows_scale_rounds_to_ten_and_count_overrides(tmp_path, scale, count, ex
     assert load_recipe(write(tmp_path, GOOD), scale=scale).rows(count) == expected
 
 
+@pytest.mark.parametrize("count, scale, expected", [(100, 0.15, 20), (100, 0.25, 30), (100, 0.45, 50), (1000, 0.045, 50), (60, 0.1, 10)])
+def test_scaled_counts_round_half_up_as_the_original_scripts(tmp_path, count, scale, expected):
+    recipe = load_recipe(write(tmp_path, GOOD.replace("count: 100", f"count: {count}")), scale=scale)
+    assert recipe.rows() == expected
+
+
 @pytest.mark.parametrize(
     "text, words",
     [
@@ -200,3 +206,14 @@ def test_the_seeds_models_are_the_production_defaults():
         assert load_recipe(find_recipe("openmathreasoning/problems"), mode=mode).model == "qwen2.5-32b-instruct"
         solutions = read_recipe_data(find_recipe("openmathreasoning/solutions"))["modes"][mode]  # reads their output
         assert solutions["model"] == solver and "qwen2.5-32b-instruct_forum_problems" in solutions["source.path"]
+
+
+def test_the_general_math_recipe_uses_the_seeds_general_template():
+    from magpie_hf.core.resources import find_recipe
+
+    recipe = load_recipe(find_recipe("magpie_math/general"), model="1")
+    stages = {e.name: e.config for e in recipe.stage_entries()}
+    assert (recipe.name, recipe.domain, recipe.count, recipe.pipeline) == ("magpie_math_general", "general", 1000, "magpie_math")
+    assert stages["instructions"].system_prompt.startswith("You are an AI assistant designed to provide helpful, step-by-step")
+    assert (stages["instructions"].temperature, stages["response"].temperature) == (1.0, 0.0)
+    assert [e.name for e in recipe.stage_entries()] == [e.name for e in load_recipe(find_recipe("magpie_math/algebra")).stage_entries()]

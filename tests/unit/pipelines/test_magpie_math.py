@@ -149,3 +149,49 @@ def test_judge_scores_rank_by_the_verdict_token(scripted):
     batch = {"id": ["a"], "problem": ["What is 2+2?"], "candidates": [["\\boxed{4}", "\\boxed{5}"]]}
     out = score_candidates(batch, RewardsConfig(scorer="judge"), model)
     assert out["candidate_scores"][0] == pytest.approx([0.9, 0.2]) and out["scorer"] == ["judge:embedded"]
+
+
+@pytest.mark.parametrize("name", ["magpie_math/algebra", "magpie_math/reference_answers"])
+def test_production_candidates_keep_their_reasoning_and_the_reward_model_reads_them_whole(name):
+    from magpie_hf.core.recipe import load_recipe
+    from magpie_hf.core.resources import find_recipe
+
+    stages = {e.name: e.config for e in load_recipe(find_recipe(name), model="1").stage_entries()}
+    assert not stages["candidates"].strip_thinking and not stages["response"].strip_thinking
+    problem_tokens = stages["instructions"].max_tokens if "instructions" in stages else 1024
+    assert stages["rewards"].max_length >= problem_tokens + stages["candidates"].max_tokens
+
+
+def test_pairs_keep_the_thinking_and_answers_are_read_after_it(embedded):
+    from magpie_hf.stages.grade import GradeConfig, grade
+
+    think = "<think>\nIs it \\boxed{5}? No: 2 + 2 = 4.\n</think>\n\n"
+    candidates = [think + "So \\boxed{4}.", think + "The answer is \\boxed{4}", "<think>\nhm\n</think>\n\n\\boxed{5}"]
+    batch = {"id": ["a"], "problem": ["What is 2+2?"], "candidates": [candidates]}
+    graded = grade(batch, GradeConfig(columns=["candidates"], reference="majority"), embedded)
+    assert graded["candidates_answers"] == [["4", "4", "5"]]
+    batch = {**batch, **graded, "candidate_scores": [[0.2, 0.1, 0.9]]}
+    pair = build_preference(batch, PreferenceConfig(correct_column="candidates_correct"), embedded)
+    assert pair["chosen"][0][0]["content"] == candidates[0] and pair["rejected"][0][0]["content"] == candidates[2]
+
+
+def test_the_card_says_what_the_reasoning_and_the_reward_model_kept(tmp_path):
+    from datasets import Dataset
+
+    from magpie_hf.core.pipeline import get_pipeline
+    from magpie_hf.publish.export import export_tables
+
+    chat = [{"role": "user", "content": "What is 2+2?"}, {"role": "assistant", "content": "<think>\nx\n</think>\n\n4"}]
+    sft = Dataset.from_list([{"id": f"a-{i}", "domain": "algebra", "messages": chat, "response_tokens": 9} for i in range(4)])
+    stages = [
+        {"stage": "candidates", "config": {"n": 4, "strip_thinking": False}, "counters": {}},
+        {"stage": "rewards", "config": {"scorer": "reward_model", "max_length": 8192}, "counters": {"reward_truncated": 3}},
+    ]
+    model = {"model_id": "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B", "name": "r1-distill-qwen-32b", "engine": "vllm"}
+    stages = [{"rows_in": 4, "rows_out": 4, "dropped": {}, "generated_tokens": 0, "seconds": 0.0, **s} for s in stages]
+    info = {"recipe": "magpie_math_algebra", "domain": "algebra", "model": model, "stages": stages}
+    export_tables({"sft": sft}, info, tmp_path, get_pipeline("magpie_math"), 0.25, 1)
+    card = (tmp_path / "README.md").read_text()
+    assert "`<think> ... </think>`" in card and "read after `</think>`" in card
+    assert "**`candidates`:** whole responses, thinking included." in card
+    assert "up to 8192 tokens per (problem, candidate); 3 candidate(s) were longer" in card

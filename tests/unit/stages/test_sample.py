@@ -38,3 +38,14 @@ def test_seeds_are_stable_per_row_and_differ_between_labels(scripted):
     again = sample(rows, SampleConfig(label="x", seed=1), model)["x_config"][0]["seed"]
     other = sample(rows, SampleConfig(label="y", seed=1), model)["y_config"][0]["seed"]
     assert first == again != other
+
+
+def test_completions_keep_the_thinking_block_the_template_opened(scripted):
+    model, engine = scripted
+    model.chat_prompt = lambda messages: f"<｜User｜>{messages[-1]['content']}<｜Assistant｜><think>\n"  # R1, QwQ
+    engine.rules["What is 2+2?"] = "Maybe 5? No, 2+2 is 4.\n</think>\n\nSo \\boxed{4}."
+    rows = {"id": ["a"], "problem": ["What is 2+2?"]}
+    assert SampleConfig(label="x").strip_thinking is False
+    whole = sample(rows, SampleConfig(label="x"), model)["x"][0][0]
+    assert whole == "<think>\nMaybe 5? No, 2+2 is 4.\n</think>\n\nSo \\boxed{4}."
+    assert sample(rows, SampleConfig(label="x", strip_thinking=True), model)["x"][0][0] == "So \\boxed{4}."
