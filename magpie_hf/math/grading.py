@@ -91,9 +91,14 @@ def last_boxed(text: str) -> str | None:
 def extract_answer(text: str) -> str | None:
     """The final answer of a solution: the last `\\boxed{}`, else "The answer is ..." / "Final Answer: ...".
 
-    For reasoning models only the text after `</think>` counts.
+    For reasoning models only the text after `</think>` counts; a thinking block
+    that never closed (cut by `max_tokens`) has no final answer yet.
+
+    Example:
+        >>> extract_answer("<think>\nmaybe \\boxed{3}")  is None
+        True
     """
-    if not text:
+    if not text or ("<think>" in text and "</think>" not in text):
         return None
     text = text.rsplit("</think>", 1)[-1]
     boxed = last_boxed(text)

@@ -95,6 +95,7 @@ def test_pathological_input_times_out_and_the_grader_recovers():
         ("**Final answer:** $x = 2$", "x = 2"),
         ("<think>maybe \\boxed{1}</think>After checking, the answer is 2.", "2"),
         ("<think>\\boxed{1}</think>No conclusion.", None),
+        ("<think>\nso far \\boxed{1}, but let me chec", None),  # cut inside its thinking: no answer yet
         ("I am not sure.", None),
         ("\\boxed{}", None),
         ("unbalanced \\boxed{1 + {2}", None),
