@@ -96,7 +96,7 @@ def test_forum_demo_runs_reuses_and_names_missing_inputs(tmp_path):
         timeout=600,
         cwd=root,
     )
-    assert proc.returncode == 2 and "stage 'prepare' has not run" in proc.stderr
+    assert proc.returncode == 2 and "stage 'extract_problems' has not run" in proc.stderr  # prepare runs with it
     magpie(*problems, "--output", str(tmp_path / "problems"))
     rows = every_row(tmp_path / "problems", "problems")
     assert set(rows["problem_type"]) <= {"regular", "proof"} and len(set(rows["id"])) == len(rows)
