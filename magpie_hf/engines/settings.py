@@ -31,6 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 API_FIELDS = ("base_url", "api_key_env", "model", "max_concurrency")
+RUN_FIELDS = ("share_device",)  # the run's model policy, not an engine argument
 
 
 class EngineSettings(BaseModel):
@@ -77,4 +78,4 @@ class EngineSettings(BaseModel):
 
     def engine_args(self) -> tuple[tuple[str, Any], ...]:
         """The set arguments, as `Preset.engine_args` holds them."""
-        return tuple((k, v) for k, v in self.model_dump(exclude={"backend", "share_device"}).items() if v is not None)
+        return tuple((k, v) for k, v in self.model_dump(exclude={"backend", *RUN_FIELDS}).items() if v is not None)

@@ -70,7 +70,7 @@ def test_the_engine_block_names_real_vllm_engine_arguments():
 
     from vllm.engine.arg_utils import EngineArgs
 
-    from magpie_hf.engines.settings import API_FIELDS, EngineSettings
+    from magpie_hf.engines.settings import API_FIELDS, RUN_FIELDS, EngineSettings
 
     names = {f.name for f in dataclasses.fields(EngineArgs)}
-    assert set(EngineSettings.model_fields) - {"backend", *API_FIELDS} <= names
+    assert set(EngineSettings.model_fields) - {"backend", *API_FIELDS, *RUN_FIELDS} <= names
