@@ -201,8 +201,7 @@ def run_command(opts: argparse.Namespace) -> int:
             pipeline = get_pipeline(recipe.pipeline)
             if "analysis" in run.info and pipeline.format_analysis:
                 print(pipeline.format_analysis(run.info["analysis"]), flush=True)
-            summary = format_summary(run.result, run.written, run.run_dir, run.info.get("models"), run.info.get("model_loads"))
-            print(summary, flush=True)
+            print(format_summary(run.result, run.written, run.run_dir, run.info.get("models")), flush=True)
             runs.append(run)
             if not run.complete:
                 return 0

@@ -34,11 +34,6 @@ def written_line(path: Path, rows: int | None) -> str:
     return t("wrote", path=path) + ("" if rows is None else f" ({rows} {t('rows')})")
 
 
-def load_step(event: dict) -> str:
-    """ "load engine X on cpu (6.1 s)", as the run context logged it."""
-    return f"{event['event']} {event['kind']} {event['model']} on {event['device'] or '-'} ({event['seconds']:.1f} s)"
-
-
 def derived_line(model: dict) -> str:
     """What was read from a model's own tokenizer: template kind, Magpie prefix, stop markers and ids."""
     prefix = "" if model["magpie_prefix"] is None else f", prefix {model['magpie_prefix']!r}"
@@ -57,10 +52,8 @@ def format_summary(
     written: list[tuple[Path, int | None]],
     run_dir: Path,
     models: list[dict] | None = None,
-    model_loads: list[dict] | None = None,
 ) -> str:
-    """A plain-text table, the chat facts derived for models without a preset, the models loaded and released
-    in order, then where the output went."""
+    """A plain-text table, the chat facts derived for models without a preset, then where the output went."""
     rows = [
         (
             r.stage,
@@ -81,8 +74,6 @@ def format_summary(
         if any(r.counters.values())
     ]
     lines += [derived_line(m) for m in models or [] if m["chat_template"] != "preset"]
-    if model_loads:
-        lines.append(t("model_loads", steps="; ".join(load_step(e) for e in model_loads)))
     load = sum(r.load_seconds for r in result.reports)
     lines.append(t("total", seconds=result.seconds, load=load, run_dir=run_dir))
     if result.complete:

@@ -143,7 +143,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "合計 {seconds:.1f} 秒 (モデル読み込み {load:.1f} 秒)、チェックポイント: {run_dir}",
     },
     "wrote": {"en": "wrote {path}", "ja": "出力: {path}"},
-    "model_loads": {"en": "models, in order: {steps}", "ja": "モデルの読み込みと解放 (順に): {steps}"},
     "plan": {
         "en": "show what a run would do (rows, requests, tokens, shards, models, devices, memory) without loading a model",
         "ja": "モデルを読み込まずに、実行内容 (行数、リクエスト、トークン、シャード、モデル、デバイス、メモリ) を表示します",
