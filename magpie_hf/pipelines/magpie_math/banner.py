@@ -15,12 +15,11 @@ add_messages(
 
 
 def start_banner(recipes: list[Recipe], count: int | None) -> str:
-    """Lines naming the model (its preset number too), the problems in total and per domain (`count` overrides each)."""
+    """Two lines: the model (its preset number too), then the problems in total and per domain (`count` overrides each)."""
     preset = recipes[0].preset()
     model = f"{preset.number} {preset.model_id}" if preset.number else preset.model_id
     rows = {recipe.domain: recipe.rows(count) for recipe in recipes}
     known = sum(n for n in rows.values() if n is not None)
     total = f"{known:,}" + ("+" if None in rows.values() else "")
-    width = max(len(domain) for domain in rows)
-    per_domain = [f"  {d:<{width}}  {t('math_banner_source') if n is None else f'{n:,}'}" for d, n in rows.items()]
-    return "\n".join([t("math_banner_model", model=model), t("math_banner_total", total=total), *per_domain])
+    per_domain = ", ".join(f"{d} {t('math_banner_source') if n is None else f'{n:,}'}" for d, n in rows.items())
+    return "\n".join([t("math_banner_model", model=model), f"{t('math_banner_total', total=total)} ({per_domain})"])

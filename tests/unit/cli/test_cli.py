@@ -188,9 +188,9 @@ def test_a_magpie_run_starts_with_a_banner_of_model_and_problems(monkeypatch, ca
     assert main(["math", "0", "0.5", "3", "1,5"]) == 2
     out = capsys.readouterr().out
     assert "model 0 HuggingFaceTB/SmolLM2-135M-Instruct" in out and "problems: 7,000 in total" in out
-    assert "  algebra        5,000\n  number_theory  2,000" in out
+    assert "problems: 7,000 in total (algebra 5,000, number_theory 2,000)" in out
     assert main(["run", "magpie_math/general", "--count", "20"]) == 2
-    assert "problems: 20 in total\n  general  20" in capsys.readouterr().out
+    assert "problems: 20 in total (general 20)" in capsys.readouterr().out
     generic = tmp_path / "generic.yaml"
     generic.write_text("name: toy\ncount: 10\nstages:\n  - stage: instructions\n")
     assert main(["run", str(generic)]) == 2 and "problems:" not in capsys.readouterr().out
