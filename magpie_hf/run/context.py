@@ -13,7 +13,9 @@ with its device and seconds, for the manifest.
 
 Stages see the run through a `BoundModel`: the stage's model (a `Preset`: its
 chat facts are read from it as from the preset) bound to the run, with
-`generate` and the run's scorer and embedder.
+`generate` and the run's scorer and embedder, and the token counts of its shard.
+Shards of one stage may run in several threads at once (streaming): loads and
+counts are guarded by the context's lock.
 
 Example:
     >>> with RunContext() as run:                              # doctest: +SKIP
@@ -24,8 +26,10 @@ Example:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable, Sequence
 
 from magpie_hf.engines import BACKENDS, Completion, Engine, Prompt, Sampling, Usage, engine_devices, generate
@@ -59,6 +63,7 @@ class RunContext:
         self.events: list[dict] = []
         self.loaded: dict[tuple, Loaded] = {}
         self.stage: str | None = None  # the stage running now, named in load events
+        self.lock = threading.RLock()
 
     def __enter__(self) -> "RunContext":
         return self
@@ -67,25 +72,35 @@ class RunContext:
         self.close()
 
     def load(
-        self, key: tuple, kind: str, name: str, devices: tuple[str, ...], loader: Callable[[], Any], heavy: bool = True
+        self,
+        key: tuple,
+        kind: str,
+        name: str,
+        devices: tuple[str, ...],
+        loader: Callable[[], Any],
+        heavy: bool = True,
+        usage: Usage | None = None,
     ) -> Any:
-        """The model under `key`, loaded now if the run does not hold it yet.
+        """The model under `key`, loaded now if the run does not hold it yet (its seconds also go to `usage`).
 
         A heavy model first releases the heavy models that hold any of its
         devices (unless `share_device`); a light one (an embedder on a CPU)
         neither releases nor is released.
         """
-        if key in self.loaded:
-            return self.loaded[key].value
-        for other in evictions(self.loaded, devices, heavy, self.share_device):
-            self.release(other)
-        start = time.perf_counter()
-        value = loader()
-        seconds = time.perf_counter() - start
-        self.usage.load_seconds += seconds
-        self.loaded[key] = Loaded(kind, name, devices, heavy, value)
-        self._event("load", self.loaded[key], seconds)
-        return value
+        with self.lock:
+            if key in self.loaded:
+                return self.loaded[key].value
+            for other in evictions(self.loaded, devices, heavy, self.share_device):
+                self.release(other)
+            start = time.perf_counter()
+            value = loader()
+            seconds = time.perf_counter() - start
+            for counter in (self.usage, usage):
+                if counter is not None:
+                    counter.load_seconds += seconds
+            self.loaded[key] = Loaded(kind, name, devices, heavy, value)
+            self._event("load", self.loaded[key], seconds)
+            return value
 
     def release(self, key: tuple) -> None:
         """Close one held model (its `close()` frees its memory and processes) and forget it."""
@@ -98,8 +113,9 @@ class RunContext:
 
     def close(self) -> None:
         """Release every model the run loaded, in load order."""
-        for key in list(self.loaded):
-            self.release(key)
+        with self.lock:
+            for key in list(self.loaded):
+                self.release(key)
 
     def _event(self, action: str, held: Loaded, seconds: float) -> None:
         event = {
@@ -111,22 +127,23 @@ class RunContext:
             "stage": self.stage,
         }
         self.events.append(event)
-        log.info("%s %s %s on %s (%.1f s, stage %s)", action, held.kind, held.name, event["device"], seconds, self.stage)
+        log.info(
+            "%s %s %s on %s (%.1f s, stage %s)", action, held.kind, held.name, event["device"], seconds, self.stage
+        )
 
     def install(self, preset: Preset, engine: Engine) -> None:
         """Use a ready `engine` for `preset` in this run (tests put a scripted engine in place this way)."""
         self.loaded[engine_key(preset)] = Loaded("engine", preset.model_id, engine_devices(preset), False, engine)
 
-    def engine(self, preset: Preset) -> Engine:
-        """The run's engine for `preset` (its backend, model, revision and every engine setting), loaded on first use."""
+    def engine(self, preset: Preset, usage: Usage | None = None) -> Engine:
+        """The run's engine for `preset` (by backend, model, revision and engine settings), loaded on first use."""
         if preset.engine not in BACKENDS:
             raise ValueError(f"unknown engine '{preset.engine}'; allowed: {', '.join(BACKENDS)}")
         devices = engine_devices(preset)
-        return self.load(
-            engine_key(preset), "engine", preset.model_id, devices, lambda: BACKENDS[preset.engine](preset), heavy=bool(devices)
-        )
+        loader = partial(BACKENDS[preset.engine], preset)
+        return self.load(engine_key(preset), "engine", preset.model_id, devices, loader, bool(devices), usage)
 
-    def scorer(self, name: str, max_length: int, batch_size: int):
+    def scorer(self, name: str, max_length: int, batch_size: int, usage: Usage | None = None):
         """The reward model `name` (a `RewardModelScorer`), on accelerate's device for this process."""
         from magpie_hf.models.reward_model import RewardModelScorer, process_state  # noqa: PLC0415 - torch
 
@@ -136,21 +153,21 @@ class RunContext:
             "scorer",
             name,
             (_indexed(device),),
-            lambda: RewardModelScorer.load(name, max_length=max_length, batch_size=batch_size),
+            partial(RewardModelScorer.load, name, max_length=max_length, batch_size=batch_size),
+            usage=usage,
         )
 
-    def embedder(self):
+    def embedder(self, usage: Usage | None = None):
         """The sentence embedder (`models.embeddings.Embedder`): heavy on a GPU, light on a CPU."""
         from magpie_hf.models.embeddings import MODEL_NAME, Embedder, embedder_device  # noqa: PLC0415 - torch
 
         device = embedder_device()
-        return self.load(
-            ("embedder",), "embedder", MODEL_NAME, (_indexed(device),), lambda: Embedder.load(device), heavy=device != "cpu"
-        )
+        loader = partial(Embedder.load, device)
+        return self.load(("embedder",), "embedder", MODEL_NAME, (_indexed(device),), loader, device != "cpu", usage)
 
-    def bind(self, preset: Preset) -> "BoundModel":
-        """`preset` as a stage sees it: with `generate`, and a fresh record of the rows whose prompt failed."""
-        return BoundModel(preset, self)
+    def bind(self, preset: Preset, usage: Usage | None = None) -> "BoundModel":
+        """`preset` as a stage sees it, counting into `usage` (its shard's) and the run's totals."""
+        return BoundModel(preset, self, usage or Usage())
 
 
 def evictions(loaded: dict[tuple, Loaded], devices: tuple[str, ...], heavy: bool, share_device: bool) -> list[tuple]:
@@ -177,11 +194,13 @@ class BoundModel:
     Reads of preset facts (`chat_prompt`, `stop`, `magpie_prefix`, ...) go to
     `preset`. `failures` maps the row ids passed to `generate` to why their
     prompt got no completion (`prompt_too_long`, `generation_failed`); the
-    shard runner drops those rows with that `filter_reason`.
+    shard runner drops those rows with that `filter_reason`. `usage` counts
+    this shard's tokens, requests and model-load seconds.
     """
 
     preset: Preset
     run: RunContext
+    usage: Usage
     failures: dict[str, str] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
@@ -203,9 +222,20 @@ class BoundModel:
             Per prompt, `n` completions; an unanswered prompt gets empty ones whose
             `finish_reason` says why.
         """
-        generated = generate(lambda: self.run.engine(self.preset), self.preset, prompts, sampling)
-        self.run.usage.add(generated.prompt_tokens, generated.generated_tokens, generated.requests)
+        generated = generate(lambda: self.run.engine(self.preset, self.usage), self.preset, prompts, sampling)
+        counts = (generated.prompt_tokens, generated.generated_tokens, generated.requests)
+        self.usage.add(*counts)
+        with self.run.lock:
+            self.run.usage.add(*counts)
         for i, reason in enumerate(generated.reasons):
             if reason is not None and ids is not None:
                 self.failures.setdefault(ids[i], reason)
         return generated.outputs
+
+    def scorer(self, name: str, max_length: int, batch_size: int):
+        """The run's reward model `name` (see `RunContext.scorer`)."""
+        return self.run.scorer(name, max_length, batch_size, self.usage)
+
+    def embedder(self):
+        """The run's sentence embedder (see `RunContext.embedder`)."""
+        return self.run.embedder(self.usage)

@@ -23,10 +23,10 @@ from magpie_hf.core.result import RunResult, StageReport
 from magpie_hf.core.stage import FILTER_REASON
 from magpie_hf.models.presets import Preset
 from magpie_hf.run import storage
+from magpie_hf.run.context import RunContext
 from magpie_hf.run.executors.base import Executor
 from magpie_hf.run.executors.local import LocalExecutor
 from magpie_hf.run.plan import ShardPlan, ShardSpec, plan_stage
-from magpie_hf.run.context import RunContext
 from magpie_hf.run.shard import empty_output
 
 log = logging.getLogger(__name__)
@@ -70,13 +70,16 @@ def run_stage(
         dynamic_ncols=True,
     )
     ran: set[int] = set()
+    start, generated = time.perf_counter(), 0
 
     def shard_done(shard: ShardSpec, stats: dict) -> None:
+        nonlocal generated
         ran.add(shard.index)
-        report.seconds += stats["seconds"]
         report.load_seconds += stats["load_seconds"]
+        report.seconds = time.perf_counter() - start - report.load_seconds  # wall time: shards may overlap
+        generated += stats["generated_tokens"]
         bar.update(shard.stop - shard.start)
-        bar.set_postfix(tok_s=f"{stats['generated_tokens'] / max(stats['seconds'], 1e-9):.0f}")
+        bar.set_postfix(tok_s=f"{generated / max(report.seconds, 1e-9):.0f}")
 
     def progress() -> None:
         bar.n = sum(s.stop - s.start for s in plan.shards if storage.exists(s.done))

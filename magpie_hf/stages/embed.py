@@ -45,4 +45,4 @@ def embed(batch: dict[str, list], cfg: EmbedConfig, model: BoundModel) -> dict[s
     """One unit vector per row (no rows load no model)."""
     if not batch[cfg.column]:
         return {"embedding": []}
-    return {"embedding": list(model.run.embedder().embed(batch[cfg.column], max_length=cfg.max_length, dtype=cfg.dtype))}
+    return {"embedding": list(model.embedder().embed(batch[cfg.column], max_length=cfg.max_length, dtype=cfg.dtype))}

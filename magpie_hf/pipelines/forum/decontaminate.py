@@ -126,7 +126,7 @@ def decontaminate(batch: dict[str, list], cfg: DecontaminateConfig, model: Bound
     problems = batch["problem"]
     if not problems:  # no rows load no model
         return {k: [] for k in OUTPUTS}
-    embedder = model.run.embedder()
+    embedder = model.embedder()
     texts, names, index = benchmark_index(tuple(cfg.benchmarks), cfg.dtype, embedder)
     sims, ids = search(index, embedder.embed(problems, dtype=cfg.dtype), cfg.top_k)
     similarity = [dict(zip(map(int, i), map(float, s))) for s, i in zip(sims, ids)]  # row -> {benchmark: cosine}

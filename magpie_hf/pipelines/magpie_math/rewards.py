@@ -119,7 +119,7 @@ def score_candidates(batch: dict[str, list], cfg: RewardsConfig, model: BoundMod
     values, truncated = [], []
     if cfg.scorer == "reward_model":
         if conversations:
-            scorer = model.run.scorer(cfg.reward_model, cfg.max_length, cfg.batch_size)
+            scorer = model.scorer(cfg.reward_model, cfg.max_length, cfg.batch_size)
             values, truncated = score_distributed(scorer, conversations)
         name = f"reward_model:{cfg.reward_model}"
     else:

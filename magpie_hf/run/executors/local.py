@@ -8,20 +8,79 @@ stops there and a later run without `rank` merges.
 
 from __future__ import annotations
 
+import math
 import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from itertools import chain, repeat
 from typing import Callable
 
 from datasets import Dataset
 
 from magpie_hf.core.messages import t
 from magpie_hf.core.recipe import Recipe, RecipeError, StageEntry, load_recipes
-from magpie_hf.models.presets import Preset, resolve_model
+from magpie_hf.engines import Usage
+from magpie_hf.models.presets import Preset, complete, model_for, resolve_model, tokenizer
 from magpie_hf.run.context import RunContext
 from magpie_hf.run.executors.base import Executor, OnShardDone
-from magpie_hf.run.plan import ShardPlan
-from magpie_hf.run.shard import run_shard
+from magpie_hf.run.plan import ShardPlan, ShardSpec
+from magpie_hf.run.shard import commit_shard, is_main_process, map_shard, run_shard
 
 WAIT_SECONDS = 5.0
+# Rows in flight per request an engine runs at once: while a few slow requests end one shard,
+# the other shards' rows keep every slot busy (a request may take 10x the mean).
+ROWS_PER_SLOT = 16
+
+
+def shards_in_flight(entry: StageEntry, model: Preset, shard_rows: int, run: RunContext, usage: Usage) -> int:
+    """How many of the stage's shards to map at once (its engine loads here, counted in `usage`).
+
+    An engine that batches concurrent calls (it has a `capacity`: requests run
+    at once) gets `ROWS_PER_SLOT` rows per request slot, in whole shards (at
+    least 2), so it never drains at a shard boundary; any other stage, or a
+    non-main process, maps one shard at a time.
+    """
+    if not entry.stage.needs_model(entry.config) or not is_main_process():
+        return 1
+    preset = complete(model_for(entry.config, model))
+    capacity = getattr(run.engine(preset, usage), "capacity", 0)
+    if not capacity:
+        return 1
+    tokenizer(preset)  # loaded once here, not raced for by the shards' threads
+    return max(2, math.ceil(ROWS_PER_SLOT * capacity / max(shard_rows, 1)))
+
+
+def stream(
+    shards: list[ShardSpec],
+    window: int,
+    map_one: Callable[[ShardSpec], tuple[str, dict]],
+    commit: Callable[[ShardSpec, str, dict], None],
+) -> None:
+    """Map up to `window` shards at once, each in a thread, and commit them in shard order.
+
+    A shard starts as soon as any other finishes mapping, so one slow request
+    at the end of a shard does not hold the next ones back; at most
+    `2 * window` shards are mapped but not committed (what a SIGKILL loses).
+    When a shard fails, no new one starts, the shards before it still commit,
+    and its error is raised: no later shard commits.
+    """
+    waiting = deque(shards)
+    started: deque[tuple[ShardSpec, Future]] = deque()  # in shard order, not committed yet
+    with ThreadPoolExecutor(max_workers=window, thread_name_prefix="shard") as pool:
+        while waiting or started:
+            failed = any(f.done() and f.exception() is not None for _, f in started)
+            while waiting and not failed and len(started) < 2 * window and _running(started) < window:
+                shard = waiting.popleft()
+                started.append((shard, pool.submit(map_one, shard)))
+            if not started[0][1].done():
+                wait([f for _, f in started if not f.done()], return_when=FIRST_COMPLETED)
+            while started and started[0][1].done():
+                shard, mapped = started.popleft()
+                commit(shard, *mapped.result())  # a failed shard raises here
+
+
+def _running(started: deque[tuple[ShardSpec, Future]]) -> int:
+    return sum(not f.done() for _, f in started)
 
 
 class LocalExecutor(Executor):
@@ -45,9 +104,33 @@ class LocalExecutor(Executor):
     def run_shards(
         self, data: Dataset, plan: ShardPlan, entry: StageEntry, model: Preset, done: OnShardDone, run: RunContext
     ) -> None:
+        """This worker's pending shards, in order; streamed when the stage's engine takes concurrent calls.
+
+        Streaming (`stream`) keeps `shards_in_flight` shards mapping at once,
+        each in a thread of its own: the next shards' requests reach the engine
+        while the current one's last requests finish. Shards still commit one
+        by one, in order, each with its Arrow file then its done marker; a
+        failing shard stops the stage, and no later shard commits.
+        """
         shards = plan.pending() if self.rank is None else plan.for_rank(self.rank, self.world_size)
-        for shard in shards:
-            done(shard, run_shard(data, shard, plan, entry, model, run))
+        if not shards:
+            return
+        loading = Usage()  # the first shard counts the engine's load, as it would have loaded it
+        window = shards_in_flight(entry, model, shards[0].stop - shards[0].start, run, loading)
+        if window == 1:
+            for shard, usage in zip(shards, chain([loading], repeat(None))):
+                done(shard, run_shard(data, shard, plan, entry, model, run, usage))
+            return
+        usages = dict(zip((s.index for s in shards), chain([loading], repeat(None))))
+
+        def map_one(shard: ShardSpec) -> tuple[str, dict]:
+            return map_shard(data, shard, plan, entry, model, run, usages[shard.index])
+
+        def commit(shard: ShardSpec, staged: str, stats: dict) -> None:
+            commit_shard(shard, staged, stats)
+            done(shard, stats)
+
+        stream(shards, window, map_one, commit)
 
     def wait_for(self, plan: ShardPlan, progress: Callable[[], None]) -> None:
         while self.wait and self.rank is not None and plan.pending():

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from magpie_hf.core.recipe import Recipe
@@ -13,7 +14,6 @@ from magpie_hf.core.result import every_row
 from magpie_hf.run.executors.local import LocalExecutor
 from magpie_hf.run.plan import plan_stage
 from magpie_hf.run.runner import MissingInput, run_stages, source_rows
-
 
 PROBLEMS = [
     "Find x such that x + 1 = 2?",
@@ -135,6 +135,23 @@ def test_stages_only_needs_the_earlier_stages_finished(tmp_path, model):
     assert [r.stage for r in again.reports] == ["instructions", "clean"]
 
 
+def embed_recipe() -> Recipe:
+    return Recipe(
+        name="t",
+        domain="algebra",
+        count=6,
+        seed=3,
+        shard_size=2,
+        stages=[{"stage": "instructions", "max_tokens": 16}, {"stage": "embed"}],
+    )
+
+
+def test_the_embed_stage_stores_the_embedders_vectors_in_row_order(tmp_path, model):
+    rows = run(embed_recipe(), tmp_path, model).datasets["embed"]
+    expected = model.run.embedder().embed(rows["problem"])
+    np.testing.assert_allclose(np.asarray(rows["embedding"]), expected, atol=1e-5)
+
+
 def test_a_crash_in_the_embed_stage_then_a_rerun_embeds_only_the_unfinished_shards(tmp_path, model, monkeypatch):
     from magpie_hf.models.embeddings import Embedder
 
@@ -147,14 +164,7 @@ def test_a_crash_in_the_embed_stage_then_a_rerun_embeds_only_the_unfinished_shar
             raise RuntimeError("killed")
         return real(self, texts, **kwargs)
 
-    r = Recipe(
-        name="t",
-        domain="algebra",
-        count=6,
-        seed=3,
-        shard_size=2,
-        stages=[{"stage": "instructions", "max_tokens": 16}, {"stage": "embed"}],
-    )
+    r = embed_recipe()
     monkeypatch.setattr(Embedder, "embed", crash_on_third_shard)
     with pytest.raises(RuntimeError, match="killed"):
         run(r, tmp_path, model)
