@@ -109,3 +109,22 @@ def test_a_missing_export_file_is_written_again(finished, tmp_path):
     card.unlink()
     assert main(finished) == 0
     assert card.is_file()
+
+
+def test_a_finished_recipe_set_prints_every_member_and_leaves_every_export(tmp_path, scripted, capsys, monkeypatch):
+    _, engine = scripted
+    engine.default = "What is the sum of the roots of x^2 - 5x + 6 = 0?"
+    for domain in ("algebra", "calculus"):
+        (tmp_path / f"{domain}.yaml").write_text(RECIPE.replace("algebra", domain))
+    (tmp_path / "both.yaml").write_text("name: both\nrecipes: [algebra.yaml, calculus.yaml]\n")
+    runs, out = str(tmp_path / "runs" / "{domain}"), str(tmp_path / "out")
+    args = ["run", str(tmp_path / "both.yaml"), "--engine", "fake", "--run-dir", runs, "--output", out]
+    assert main(args) == 0
+    exported = export_times(tmp_path)
+    capsys.readouterr()
+    monkeypatch.setattr(sys.modules["magpie_hf.cli.main"], "run_recipes", lambda *args: pytest.fail("a set ran"))
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "== domain algebra ==" in printed and "== domain calculus ==" in printed
+    assert f"wrote {out}/README.md" in printed and f"wrote {out}_calculus/README.md" in printed
+    assert export_times(tmp_path) == exported
