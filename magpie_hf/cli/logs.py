@@ -73,7 +73,14 @@ def quiet_terminal(run_dir: str, verbose: bool = False, rank: int | None = None)
 
 
 def quiet_libraries() -> None:
-    """transformers' own progress bars (e.g. "Loading weights") stay off the terminal."""
-    from transformers.utils import logging as transformers_logging  # noqa: PLC0415 - only for a quiet CLI run
+    """The Hub's and transformers' progress bars (e.g. "Loading weights") stay off the terminal.
 
-    transformers_logging.disable_progress_bar()
+    transformers takes the Hub's setting when it is imported, so it is imported here only when it already is.
+    """
+    from huggingface_hub.utils import disable_progress_bars  # noqa: PLC0415 - only for a quiet CLI run
+
+    disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as transformers_logging  # noqa: PLC0415
+
+        transformers_logging.disable_progress_bar()

@@ -10,9 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from magpie_hf.cli.summary import format_summary, written_line
 from magpie_hf.core.messages import LANGUAGES, set_language, t
-from magpie_hf.core.pipeline import PIPELINES, discover
-from magpie_hf.core.recipe import RecipeError, load_recipes
+from magpie_hf.core.pipeline import PIPELINES, discover, get_pipeline
+from magpie_hf.core.recipe import Recipe, RecipeError, RecipeSet, load_recipes
 from magpie_hf.core.resources import find_recipe
 
 EXIT_USAGE = 2
@@ -169,20 +170,44 @@ def load_run_recipes(opts: argparse.Namespace):
 
 
 def run_command(opts: argparse.Namespace) -> int:
-    """`run`: every recipe the file stands for, then the merged export of a recipe set."""
-    from magpie_hf.cli.logs import quiet_terminal  # noqa: PLC0415
-    from magpie_hf.cli.summary import format_summary, written_line  # noqa: PLC0415
-    from magpie_hf.core.pipeline import get_pipeline  # noqa: PLC0415
-    from magpie_hf.run.context import RunContext  # noqa: PLC0415
-    from magpie_hf.run.job import check_recipe, export_merged, run_recipe  # noqa: PLC0415
+    """`run`: every recipe the file stands for, then the merged export of a recipe set.
+
+    A finished run (every shard done, every export up to date) is only summed up: nothing runs, nothing is
+    re-exported, and no heavy library is imported.
+    """
+    from magpie_hf.run.finished import finished_runs  # noqa: PLC0415
 
     recipes, recipe_set = load_run_recipes(opts)
     only = [s.strip() for s in opts.stages.split(",")] if opts.stages else None
-    for recipe in recipes:
-        check_recipe(recipe, only)
+    finished = finished_runs(recipes, recipe_set, opts.count, only)
+    if finished is None:
+        from magpie_hf.run.job import check_recipe  # noqa: PLC0415 - datasets
+
+        for recipe in recipes:
+            check_recipe(recipe, only)
     banner = get_pipeline(recipes[0].pipeline).banner
     if banner is not None:
         print(banner(recipes, opts.count), flush=True)
+    if finished is None:
+        return run_recipes(opts, recipes, recipe_set, only)
+    runs, merged = finished
+    for run in runs:
+        if recipe_set is not None:
+            print(t("domain_header", domain=run.recipe.domain), flush=True)
+        print_run(run)
+    for path, rows in merged:
+        print(written_line(path, rows))
+    return 0
+
+
+def run_recipes(
+    opts: argparse.Namespace, recipes: list[Recipe], recipe_set: RecipeSet | None, only: list[str] | None
+) -> int:
+    """Run every recipe (one run context: models stay across domains), then a recipe set's merged export."""
+    from magpie_hf.cli.logs import quiet_terminal  # noqa: PLC0415
+    from magpie_hf.run.context import RunContext  # noqa: PLC0415
+    from magpie_hf.run.job import export_merged, run_recipe  # noqa: PLC0415
+
     executor = make_executor(opts)
     if executor.launches_elsewhere:
         try:
@@ -198,10 +223,7 @@ def run_command(opts: argparse.Namespace) -> int:
                 print(t("domain_header", domain=recipe.domain), flush=True)
             with quiet_terminal(recipe.paths()["run_dir"], verbose=opts.verbose, rank=opts.rank):
                 run = run_recipe(recipe, executor, opts.count, only, context=context)
-            pipeline = get_pipeline(recipe.pipeline)
-            if "analysis" in run.info and pipeline.format_analysis:
-                print(pipeline.format_analysis(run.info["analysis"]), flush=True)
-            print(format_summary(run.result, run.written, run.run_dir, run.info.get("models")), flush=True)
+            print_run(run)
             runs.append(run)
             if not run.complete:
                 return 0
@@ -213,6 +235,14 @@ def run_command(opts: argparse.Namespace) -> int:
         for path, rows in export_merged(recipe_set, runs):
             print(written_line(path, rows))
     return 0
+
+
+def print_run(run) -> None:
+    """A run's analysis (where its pipeline has one), then its summary table (a `RecipeRun` or a `FinishedRun`)."""
+    pipeline = get_pipeline(run.recipe.pipeline)
+    if "analysis" in run.info and pipeline.format_analysis:
+        print(pipeline.format_analysis(run.info["analysis"]), flush=True)
+    print(format_summary(run.result, run.written, run.run_dir, run.info.get("models")), flush=True)
 
 
 if __name__ == "__main__":

@@ -158,6 +158,19 @@ class RecipeSet(BaseModel):
     license: str = "cc-by-nc-4.0"
     pretty_name: str | None = None
 
+    def merged_output(self, model: str) -> Path:
+        """The merged export's folder, for the members' model (its preset name)."""
+        return Path(self.output.format(model=model, name=self.name, domain="all"))
+
+    def manifest_facts(self) -> dict[str, str | None]:
+        """What the merged export's manifest says of the set itself."""
+        return {
+            "recipe": self.name,
+            "description": self.description,
+            "license": self.license,
+            "pretty_name": self.pretty_name,
+        }
+
 
 def load_recipes(
     path: str | Path,

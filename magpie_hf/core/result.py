@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import pyarrow as pa
-from datasets import Dataset
+from typing import TYPE_CHECKING
 
 from magpie_hf.core.stage import FILTER_REASON
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 
 @dataclass
@@ -32,6 +33,15 @@ class StageReport:
     def tokens_per_second(self) -> float:
         return self.generated_tokens / self.seconds if self.seconds else 0.0
 
+    def add_shard(self, stats: dict) -> None:
+        """Count a finished shard's tokens, drops and counters, as its done marker records them."""
+        self.generated_tokens += stats["generated_tokens"]
+        self.prompt_tokens += stats["prompt_tokens"]
+        for reason, n in stats["dropped"].items():
+            self.dropped[reason] = self.dropped.get(reason, 0) + n
+        for name, n in stats.get("counters", {}).items():
+            self.counters[name] = self.counters.get(name, 0) + n
+
 
 @dataclass
 class RunResult:
@@ -48,6 +58,9 @@ class RunResult:
 def every_row(result: RunResult, stage: str) -> Dataset:
     """Every row that reached `stage` since the last stage that made new rows: its own, and the
     rows earlier filters dropped (with their `filter_reason`; columns they never got are null)."""
+    import pyarrow as pa  # noqa: PLC0415 - a finished run's rerun reads no table
+    from datasets import Dataset  # noqa: PLC0415
+
     names = list(result.all_rows)
     upto = names[: names.index(stage) + 1]
     since = max((i for i, n in enumerate(upto) if result.explodes.get(n)), default=0)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass
-from typing import Literal, get_args
-
-import numpy as np
+from typing import TYPE_CHECKING, Literal, get_args
 
 from magpie_hf.core.hardware import cpu_bf16
 from magpie_hf.models.carriers import minilm_path
+
+if TYPE_CHECKING:
+    import numpy as np
 
 EmbedDtype = Literal["auto", "float32", "bfloat16"]
 DTYPES = get_args(EmbedDtype)
@@ -93,6 +94,7 @@ class Embedder:
         Returns:
             A `(len(texts), 384)` float32 array.
         """
+        import numpy as np
         import torch
 
         tokenizer, model = self.tokenizer, self.model

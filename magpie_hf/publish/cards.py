@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import MappingProxyType
-
-from datasets import Dataset
+from typing import TYPE_CHECKING
 
 from magpie_hf.core.pipeline import Pipeline
 from magpie_hf.core.resources import card_template
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 MODEL_LICENSE_NOTES = MappingProxyType({
     "gemma": "Gemma Terms of Use apply to outputs used to train other models.",

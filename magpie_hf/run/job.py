@@ -156,8 +156,7 @@ def run_recipe(
 def export_merged(recipe_set: RecipeSet, runs: list[RecipeRun]) -> list[tuple[Path, int | None]]:
     """One export over every member of a recipe set (e.g. all domains), each table with its `domain` column."""
     first = runs[0].recipe
-    model = first.preset()
-    output = Path(recipe_set.output.format(model=model.name, name=recipe_set.name, domain="all"))
+    output = recipe_set.merged_output(first.preset().name)
     names = [name for name in runs[0].tables if all(name in run.tables for run in runs)]
     merged = {name: concatenate_datasets([run.tables[name] for run in runs]) for name in names}
     pipeline = get_pipeline(first.pipeline)
@@ -169,10 +168,7 @@ def export_merged(recipe_set: RecipeSet, runs: list[RecipeRun]) -> list[tuple[Pa
                 key = "problem_id" if "problem_id" in rows.column_names else "id"
                 merged[name] = rows.filter(lambda i: i not in dropped, input_columns=key)
     info = {
-        "recipe": recipe_set.name,
-        "description": recipe_set.description,
-        "license": recipe_set.license,
-        "pretty_name": recipe_set.pretty_name,
+        **recipe_set.manifest_facts(),
         "command": " ".join(argv()),
         "domains": [run.recipe.domain for run in runs],
         "members": [run.info for run in runs],

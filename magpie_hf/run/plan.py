@@ -46,6 +46,16 @@ class ShardPlan:
         return asdict(self)
 
 
+def source_fingerprint(prefix: str, count: int) -> str:
+    """The fingerprint of a generating recipe's `count` empty rows, the input of its first stage."""
+    return fingerprint({"source": prefix, "rows": count})
+
+
+def kept_rows(stats: dict, entry: StageEntry) -> int:
+    """Rows a finished shard passes on (from its done marker): its output less the rows it dropped."""
+    return stats["rows_out"] - (sum(stats["dropped"].values()) if entry.stage.drops_rows(entry.config) else 0)
+
+
 def stage_fingerprint(input_fingerprint: str, entry: StageEntry, model: Preset) -> str:
     """Hash of the input, the resolved config, the model and the stage's code version."""
     return fingerprint(

@@ -21,7 +21,7 @@ from magpie_hf.models.sizes import known_parameters_billion, weight_bytes
 from magpie_hf.run import storage
 from magpie_hf.run.context import Loaded, evictions
 from magpie_hf.run.models import ModelUse, model_uses, on_hub
-from magpie_hf.run.plan import plan_stage
+from magpie_hf.run.plan import kept_rows, plan_stage
 
 
 @dataclass
@@ -101,11 +101,6 @@ def stage_previews(recipe: Recipe, rows: int, input_fingerprint: str) -> list[St
             rows = None if entry.stage.explodes or rows is None else rows
         fp = plan.fingerprint
     return previews
-
-
-def kept_rows(stats: dict, entry) -> int:
-    """Rows a finished shard passes on: its output less the rows it dropped."""
-    return stats["rows_out"] - (sum(stats["dropped"].values()) if entry.stage.drops_rows(entry.config) else 0)
 
 
 def model_steps(recipe: Recipe, gpus: int, reachable: dict) -> tuple[list[ModelStep], list[str]]:

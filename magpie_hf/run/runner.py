@@ -16,7 +16,6 @@ import datasets
 from datasets import Dataset, concatenate_datasets
 from tqdm.auto import tqdm
 
-from magpie_hf.core.fingerprint import fingerprint
 from magpie_hf.core.messages import t
 from magpie_hf.core.recipe import StageEntry
 from magpie_hf.core.result import RunResult, StageReport
@@ -26,7 +25,7 @@ from magpie_hf.run import storage
 from magpie_hf.run.context import RunContext
 from magpie_hf.run.executors.base import Executor
 from magpie_hf.run.executors.local import LocalExecutor
-from magpie_hf.run.plan import ShardPlan, ShardSpec, plan_stage
+from magpie_hf.run.plan import ShardPlan, ShardSpec, plan_stage, source_fingerprint
 from magpie_hf.run.shard import empty_output
 
 log = logging.getLogger(__name__)
@@ -39,7 +38,7 @@ class MissingInput(RuntimeError):
 def source_rows(prefix: str, count: int) -> tuple[Dataset, str]:
     """The empty rows a generating recipe starts from: a stable `id` and the domain."""
     data = Dataset.from_dict({"id": [f"{prefix}-{i:06d}" for i in range(count)], "domain": [prefix] * count})
-    return data, fingerprint({"source": prefix, "rows": count})
+    return data, source_fingerprint(prefix, count)
 
 
 def with_preparation(entries: list[StageEntry], only: list[str] | None) -> list[str] | None:
@@ -92,13 +91,7 @@ def run_stage(
         if not storage.exists(shard.done):
             report.shards_pending += 1
             continue
-        stats = storage.read_json(shard.done)
-        report.generated_tokens += stats["generated_tokens"]
-        report.prompt_tokens += stats["prompt_tokens"]
-        for reason, n in stats["dropped"].items():
-            report.dropped[reason] = report.dropped.get(reason, 0) + n
-        for name, n in stats.get("counters", {}).items():
-            report.counters[name] = report.counters.get(name, 0) + n
+        report.add_shard(storage.read_json(shard.done))
         report.shards_run += shard.index in ran
         report.shards_reused += shard.index in done_before
     if report.shards_pending:

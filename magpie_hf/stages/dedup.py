@@ -17,11 +17,9 @@ Example:
 
 from __future__ import annotations
 
-import numpy as np
 from pydantic import Field
 
 from magpie_hf.core.stage import Kind, StageConfig, stage
-from magpie_hf.models.vector_index import near_duplicates
 
 
 class DedupConfig(StageConfig):
@@ -43,6 +41,10 @@ class DedupConfig(StageConfig):
 )
 def dedup(batch: dict[str, list], cfg: DedupConfig, model) -> dict[str, list]:
     """Exact duplicates by text first, then near duplicates among the rest by embedding."""
+    import numpy as np  # noqa: PLC0415 - numpy and faiss when the stage runs, not when it is registered
+
+    from magpie_hf.models.vector_index import near_duplicates  # noqa: PLC0415
+
     n = len(batch["id"])
     owner, first = [-1] * n, {}
     for i, text in enumerate(batch[cfg.column]):

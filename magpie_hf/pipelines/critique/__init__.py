@@ -3,11 +3,16 @@
 Stages: `mixed_filter` and `critique` here; `sample` and `grade` come from the stage library.
 """
 
-from datasets import Dataset
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from magpie_hf.core.pipeline import Pipeline, Table, register_pipeline
 from magpie_hf.pipelines.critique import critique, mixed_filter  # noqa: F401  (registers)
 from magpie_hf.pipelines.critique.analysis import cft_analysis, format_analysis
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 
 def critique_rows(rows: Dataset) -> Dataset:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datasets import Dataset
+from typing import TYPE_CHECKING
 
 from magpie_hf.core.result import RunResult
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 
 def cft_analysis(result: RunResult, recipe) -> dict | None:

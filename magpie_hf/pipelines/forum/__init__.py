@@ -4,10 +4,15 @@ Stages: `prepare_threads`, `merge_problems`, `decontaminate` and `correct_soluti
 `ask_list`, `classify`, `ask`, `sample` and `grade` come from the stage library.
 """
 
-from datasets import Dataset
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from magpie_hf.core.pipeline import Pipeline, Table, register_pipeline
 from magpie_hf.pipelines.forum import correct_solutions, decontaminate, merge_problems, prepare  # noqa: F401
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 
 def as_exported(rows: Dataset) -> Dataset:

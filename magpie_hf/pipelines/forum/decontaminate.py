@@ -21,14 +21,12 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from magpie_hf.core.stage import fill, stage
 from magpie_hf.models.cache import cache_dir
 from magpie_hf.models.embeddings import MODEL_NAME as EMBEDDER
 from magpie_hf.models.embeddings import Embedder, EmbedDtype, resolve_dtype
-from magpie_hf.models.vector_index import build_index, search
 from magpie_hf.stages.prompting import AskSampling, ask, parse_yes_no
 
 if TYPE_CHECKING:
@@ -85,7 +83,10 @@ def benchmark_index(
 
     The embeddings are cached on disk by content and dtype, so only the first batch embeds them.
     """
+    import numpy as np  # noqa: PLC0415 - numpy and faiss when the stage runs, not when it is registered
     from datasets import load_dataset
+
+    from magpie_hf.models.vector_index import build_index  # noqa: PLC0415
 
     texts, names = [], []
     for bench in benchmarks:
@@ -127,6 +128,8 @@ def decontaminate(batch: dict[str, list], cfg: DecontaminateConfig, model: Bound
     if not problems:  # no rows load no model
         return {k: [] for k in OUTPUTS}
     embedder = model.embedder()
+    from magpie_hf.models.vector_index import search  # noqa: PLC0415 - faiss when the stage runs
+
     texts, names, index = benchmark_index(tuple(cfg.benchmarks), cfg.dtype, embedder)
     sims, ids = search(index, embedder.embed(problems, dtype=cfg.dtype), cfg.top_k)
     similarity = [dict(zip(map(int, i), map(float, s))) for s, i in zip(sims, ids)]  # row -> {benchmark: cosine}

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from magpie_hf.core.recipe import Recipe
 from magpie_hf.core.result import RunResult
-from magpie_hf.models.vector_index import near_duplicates
 
 
 def cross_domain_duplicates(members: list[tuple[RunResult, Recipe]]) -> tuple[set[str], dict[str, int]]:
@@ -16,6 +13,10 @@ def cross_domain_duplicates(members: list[tuple[RunResult, Recipe]]) -> tuple[se
     kept rows, with their stored embeddings, against everything kept before.
     Nothing when a member has no dedup rows (no such stage, or `--stages` stopped before it).
     """
+    import numpy as np  # noqa: PLC0415 - numpy and faiss for a merged export, not when the pipeline registers
+
+    from magpie_hf.models.vector_index import near_duplicates  # noqa: PLC0415
+
     rows, threshold = [], None
     for result, recipe in members:
         entry = next((e for e in recipe.stage_entries() if e.stage.name == "dedup"), None)

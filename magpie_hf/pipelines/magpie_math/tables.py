@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from types import MappingProxyType
-
-from datasets import Dataset
+from typing import TYPE_CHECKING
 
 from magpie_hf.stages.prompting import split_thinking
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 SFT_KEEP = ("id", "domain", "gen_input_configs")
 PREFERENCE_KEEP = (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from magpie_hf.run.executors.base import Executor
-from magpie_hf.run.executors.local import LocalExecutor
 
 
 def make_executor(
@@ -18,6 +17,8 @@ def make_executor(
 ) -> Executor:
     """The executor `--executor NAME` asks for; ValueError on options that do not fit it."""
     if name == "local":
+        from magpie_hf.run.executors.local import LocalExecutor  # noqa: PLC0415 - datasets: only to run shards
+
         return LocalExecutor(rank, world_size, wait)
     if rank is not None:
         raise ValueError(f"--executor {name} schedules every shard itself: drop --rank/--world-size")

@@ -9,15 +9,16 @@ executor can finish what another started. Stages never see the executor.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
-
-from datasets import Dataset
+from typing import TYPE_CHECKING, Callable
 
 from magpie_hf.core.recipe import StageEntry
 from magpie_hf.models.presets import Preset
 from magpie_hf.run import storage
 from magpie_hf.run.context import RunContext
 from magpie_hf.run.plan import ShardPlan, ShardSpec
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 OnShardDone = Callable[[ShardSpec, dict], None]
 
