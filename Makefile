@@ -62,6 +62,7 @@ bench: install
 	$(BIN)/python bench/grading.py
 	$(BIN)/python bench/engine_switch.py
 	$(BIN)/python bench/dedup.py
+	$(BIN)/python bench/streaming.py
 
 clean:
 	rm -rf runs data

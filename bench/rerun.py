@@ -55,12 +55,12 @@ def slowest_imports(target: str, count: int) -> list[tuple[float, str]]:
     return sorted(found, reverse=True)[:count]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="algebra", help="the Makefile target to rerun")
     parser.add_argument("--runs", type=int, default=5, help="timed reruns, each a fresh process")
     parser.add_argument("--imports", type=int, default=8, help="slowest imports to list (0: none)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     output = export_folder(args.target)  # the untimed rerun
     manifest = output / "manifest.json"

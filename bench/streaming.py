@@ -8,8 +8,14 @@
     0.2 s, sigma 1; a child process, bounded in requests and seconds) through
     the runner at `max_concurrency` 16 and 64, against a plain asyncio client
     at the same concurrency. Target: runner / plain >= 0.9 at both.
+(c) Rerun: a finished `make algebra` run again, whole process (`bench/rerun.py`;
+    run `make algebra` once first). Target: <= 1.0 s.
 
-Run: `.venv/bin/python bench/streaming.py [--rows 384] [--shards 8] [--api-rows 1024 2048] [--only api|vllm]`
+Each comparison runs both sides twice, alternated (vLLM: the sums; API: the best
+of each, both after a reset of the server's delays).
+
+Run: `.venv/bin/python bench/streaming.py [--rows 192] [--max-tokens 128] [--shards 8]
+[--api-rows 1024 2048] [--only api|vllm|rerun]`
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from pathlib import Path
 TRAIN = Path(__file__).parents[1].parent / "shared" / "data" / "train" / "math_train_2k.jsonl"
 LATENCY_MEAN, LATENCY_SIGMA = 0.2, 1.0
 SERVER_SECONDS, SERVER_REQUESTS = 600, 20_000  # the loopback server stops by itself past either
-REPEATS = 2  # each API measurement, alternated; the best of each is printed
+REPEATS = 2  # each side runs twice, alternated with the other
 
 
 def serve(port: int) -> None:
@@ -199,34 +205,39 @@ def vllm(rows: int, shards: int, max_tokens: int) -> dict:
             for s in seeds
         ]
         engine.llm.generate(prompts[:8], params[:8], use_tqdm=False)  # warm-up
-        start = time.perf_counter()  # the step loop is idle: this call has the engine to itself
-        outputs = engine.llm.generate(prompts, params, use_tqdm=False)
-        one_call = time.perf_counter() - start
-        one_tokens = sum(len(c.token_ids) for o in outputs for c in o.outputs)
-        runner, runner_tokens = through_runner(recipe, rows, shard_size=math.ceil(rows / shards), run=run)
+        one = [0.0, 0]  # seconds, tokens
+        runner = [0.0, 0]
+        for _ in range(REPEATS):  # alternated: a slower spell of the machine hits both sides
+            start = time.perf_counter()  # the step loop is idle: this call has the engine to itself
+            outputs = engine.llm.generate(prompts, params, use_tqdm=False)
+            one[0] += time.perf_counter() - start
+            one[1] += sum(len(c.token_ids) for o in outputs for c in o.outputs)
+            seconds, tokens = through_runner(recipe, rows, shard_size=math.ceil(rows / shards), run=run)
+            runner[0] += seconds
+            runner[1] += tokens
     return {
         "rows": rows,
         "shards": shards,
-        "one_call_tok_s": one_tokens / one_call,
-        "runner_tok_s": runner_tokens / runner,
-        "ratio": (runner_tokens / runner) / (one_tokens / one_call),
+        "one_call_tok_s": one[1] / one[0],
+        "runner_tok_s": runner[1] / runner[0],
+        "ratio": (runner[1] / runner[0]) / (one[1] / one[0]),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=384)
+    parser.add_argument("--rows", type=int, default=192)
     parser.add_argument("--shards", type=int, default=8)
-    parser.add_argument("--max-tokens", type=int, default=192)
+    parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--api-rows", type=int, nargs=2, default=(1024, 2048))
-    parser.add_argument("--only", choices=("api", "vllm"), help="run one of the two comparisons")
+    parser.add_argument("--only", choices=("api", "vllm", "rerun"), help="run one of the three parts")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
         return
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "1")
-    if args.only != "vllm":
+    if args.only in (None, "api"):
         server, base_url = start_server()
         try:
             for rows, concurrency in zip(args.api_rows, (16, 64)):
@@ -239,13 +250,19 @@ def main() -> None:
                 )
         finally:
             server.kill()
-    if args.only != "api":
+    if args.only in (None, "vllm"):
         r = vllm(args.rows, args.shards, args.max_tokens)
         print(
             f"vLLM {r['rows']} prompts: one LLM.generate {r['one_call_tok_s']:.1f} tok/s, "
             f"runner at {r['shards']} shards {r['runner_tok_s']:.1f} tok/s, ratio {r['ratio']:.3f} (target >= 0.97)",
             flush=True,
         )
+
+    if args.only in (None, "rerun"):
+        sys.path.insert(0, str(Path(__file__).parent))
+        import rerun
+
+        rerun.main(["--imports", "0"])
 
 
 if __name__ == "__main__":
