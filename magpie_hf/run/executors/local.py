@@ -32,22 +32,25 @@ WAIT_SECONDS = 5.0
 ROWS_PER_SLOT = 16
 
 
-def shards_in_flight(entry: StageEntry, model: Preset, shard_rows: int, run: RunContext, usage: Usage) -> int:
-    """How many of the stage's shards to map at once (its engine loads here, counted in `usage`).
+def shards_in_flight(entry: StageEntry, model: Preset, shards: list[ShardSpec], run: RunContext, usage: Usage) -> int:
+    """How many of the stage's pending `shards` to map at once (its engine loads here, counted in `usage`).
 
     An engine that batches concurrent calls (it has a `capacity`: requests run
     at once) gets `ROWS_PER_SLOT` rows per request slot, in whole shards (at
-    least 2), so it never drains at a shard boundary; any other stage, or a
+    least 2), so it never drains at a shard boundary. The last pending shard
+    always waits for another to finish: a SIGKILL never takes a whole stage's
+    work, even when every row fits in the engine at once. Any other stage, or a
     non-main process, maps one shard at a time.
     """
-    if not entry.stage.needs_model(entry.config) or not is_main_process():
+    if len(shards) < 3 or not entry.stage.needs_model(entry.config) or not is_main_process():
         return 1
     preset = complete(model_for(entry.config, model))
     capacity = getattr(run.engine(preset, usage), "capacity", 0)
     if not capacity:
         return 1
     tokenizer(preset)  # loaded once here, not raced for by the shards' threads
-    return max(2, math.ceil(ROWS_PER_SLOT * capacity / max(shard_rows, 1)))
+    rows = shards[0].stop - shards[0].start
+    return min(max(2, math.ceil(ROWS_PER_SLOT * capacity / max(rows, 1))), len(shards) - 1)
 
 
 def stream(
@@ -116,7 +119,7 @@ class LocalExecutor(Executor):
         if not shards:
             return
         loading = Usage()  # the first shard counts the engine's load, as it would have loaded it
-        window = shards_in_flight(entry, model, shards[0].stop - shards[0].start, run, loading)
+        window = shards_in_flight(entry, model, shards, run, loading)
         if window == 1:
             for shard, usage in zip(shards, chain([loading], repeat(None))):
                 done(shard, run_shard(data, shard, plan, entry, model, run, usage))

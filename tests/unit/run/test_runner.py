@@ -99,20 +99,20 @@ def test_checkpoints_can_live_behind_an_fsspec_url(model):
     assert again.datasets["instructions"]["problem"] == first.datasets["instructions"]["problem"]
 
 
-def clean_recipe() -> Recipe:
+def six_problems(*stages: dict) -> Recipe:
+    """Six Magpie problems in 2-row shards, then `stages`."""
     return Recipe(
         name="t",
         domain="algebra",
         count=6,
         seed=3,
         shard_size=2,
-        stages=[
-            {"stage": "instructions", "max_tokens": 16},
-            {"stage": "clean"},
-            {"stage": "embed"},
-            {"stage": "dedup", "near_duplicate_distance": 0.0},
-        ],
+        stages=[{"stage": "instructions", "max_tokens": 16}, *stages],
     )
+
+
+def clean_recipe() -> Recipe:
+    return six_problems({"stage": "clean"}, {"stage": "embed"}, {"stage": "dedup", "near_duplicate_distance": 0.0})
 
 
 def test_every_row_table_keeps_dropped_rows_with_their_reason_in_order(tmp_path, model):
@@ -136,14 +136,7 @@ def test_stages_only_needs_the_earlier_stages_finished(tmp_path, model):
 
 
 def embed_recipe() -> Recipe:
-    return Recipe(
-        name="t",
-        domain="algebra",
-        count=6,
-        seed=3,
-        shard_size=2,
-        stages=[{"stage": "instructions", "max_tokens": 16}, {"stage": "embed"}],
-    )
+    return six_problems({"stage": "embed"})
 
 
 def test_the_embed_stage_stores_the_embedders_vectors_in_row_order(tmp_path, model):

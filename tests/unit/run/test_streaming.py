@@ -60,9 +60,10 @@ def run(tmp_path, engine: SlowConcurrentEngine, monkeypatch, rows: int = 8):
         return run_stages(data, "fp", recipe.stage_entries(), preset, tmp_path, 2, run=context)
 
 
-@pytest.mark.parametrize(("capacity", "in_flight"), [(0, 1), (1, 2), (4, 4)])
+@pytest.mark.parametrize(("capacity", "in_flight"), [(0, 1), (1, 2), (4, 3)])
 def test_shards_fill_the_engine_and_commit_in_order(tmp_path, monkeypatch, capacity, in_flight):
-    """2-row shards, 2 rows in flight per request the engine runs at once (2 shards at least); else one at a time."""
+    """2-row shards, 2 rows in flight per request the engine runs at once (2 shards at least, never all 4 pending:
+    the last waits for another to finish); one at a time without a capacity."""
     engine = SlowConcurrentEngine(capacity=capacity)
     committed: list[str] = []
     write = storage.write_json
