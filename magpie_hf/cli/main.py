@@ -194,6 +194,10 @@ def run_command(opts: argparse.Namespace) -> int:
     for run in runs:
         if recipe_set is not None:
             print(t("domain_header", domain=run.recipe.domain), flush=True)
+        if opts.verbose:  # what the runner would log, had it run
+            for report in run.result.reports:
+                shards = report.shards_reused
+                print(f"stage {report.stage}: {report.rows_in} rows in {shards} shards (all done)", file=sys.stderr)
         print_run(run)
     for path, rows in merged:
         print(written_line(path, rows))
