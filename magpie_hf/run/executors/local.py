@@ -12,7 +12,6 @@ import math
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from itertools import chain, repeat
 from typing import Callable
 
 from datasets import Dataset
@@ -119,15 +118,15 @@ class LocalExecutor(Executor):
         if not shards:
             return
         loading = Usage()  # the first shard counts the engine's load, as it would have loaded it
+        usages = {shards[0].index: loading}
         window = shards_in_flight(entry, model, shards, run, loading)
         if window == 1:
-            for shard, usage in zip(shards, chain([loading], repeat(None))):
-                done(shard, run_shard(data, shard, plan, entry, model, run, usage))
+            for shard in shards:
+                done(shard, run_shard(data, shard, plan, entry, model, run, usages.get(shard.index)))
             return
-        usages = dict(zip((s.index for s in shards), chain([loading], repeat(None))))
 
         def map_one(shard: ShardSpec) -> tuple[str, dict]:
-            return map_shard(data, shard, plan, entry, model, run, usages[shard.index])
+            return map_shard(data, shard, plan, entry, model, run, usages.get(shard.index))
 
         def commit(shard: ShardSpec, staged: str, stats: dict) -> None:
             commit_shard(shard, staged, stats)
