@@ -8,8 +8,10 @@ below 20,000 rows, IVF above) run as a recipe runs them. Printed per size:
 rows/s, peak RSS, recall of the planted rewordings, false drops (original
 problems dropped), the dedup step's time over the embedding time, and MiniLM
 alone (`Embedder.embed()` on up to 10,000 of the same texts, no runner) in float32 and
-in bfloat16, measured in the same process: the whole path's throughput over
-MiniLM alone in the dtype the path used, and bfloat16 over float32. Last,
+in bfloat16, each a fresh process just before and just after the path, averaged
+(so a machine whose speed drifts during a long run does not tilt the ratio): the
+whole path's throughput over MiniLM alone in the dtype the path used, and
+bfloat16 over float32. Last,
 MiniLM alone on the same problems cut or joined to other lengths: embedding
 costs about linearly in the tokens, so this gives the rate for your problems.
 
@@ -139,7 +141,6 @@ def one(size: int, shard_size: int, dtype: str, short: bool) -> dict:
         seconds = time.perf_counter() - start
         rows = result.all_rows["dedup"]
         reasons, duplicate_of = rows["filter_reason"], rows["duplicate_of"]
-    raw = minilm_alone(texts[:RAW_SAMPLE])
     index = {f"p{i:07d}": i for i in range(size)}
     order = [index[i] for i in rows["id"]]
     dropped = {order[j]: index.get(duplicate_of[j]) for j in range(len(order)) if reasons[j] is not None}
@@ -155,9 +156,7 @@ def one(size: int, shard_size: int, dtype: str, short: bool) -> dict:
         "false_drops": false / (size - len(source)),
         "embed_s": embed,
         "dedup_s": dedup,
-        "tokens": raw.pop("tokens"),
         "dtype": resolve_dtype(dtype),
-        "raw_rows_s": raw,
     }
 
 
@@ -190,9 +189,13 @@ def main() -> None:
     parser.add_argument("--no-lengths", action="store_true", help="skip MiniLM alone at other problem lengths")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child process for one size
     parser.add_argument("--lengths", action="store_true", help=argparse.SUPPRESS)  # the child for by_length
+    parser.add_argument("--alone", type=int, help=argparse.SUPPRESS)  # the child for MiniLM alone on one size's texts
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one(args.one, args.shard_size, args.dtype, args.short)))
+        return
+    if args.alone:
+        print(json.dumps(minilm_alone(problems(args.alone, short=args.short)[0][:RAW_SAMPLE])))
         return
     if args.lengths:
         print(json.dumps(by_length()))
@@ -205,17 +208,21 @@ def main() -> None:
     )
     measured = []
     for size in args.sizes:
-        r = child(
-            "--one", str(size), "--shard-size", str(args.shard_size), "--dtype", args.dtype, *["--short"] * args.short
-        )
+        short = ["--short"] * args.short
+        before = child("--alone", str(size), *short)
+        r = child("--one", str(size), "--shard-size", str(args.shard_size), "--dtype", args.dtype, *short)
+        after = child("--alone", str(size), *short)
+        raw = {key: None if before[key] is None else (before[key] + after[key]) / 2 for key in before}
+        r["tokens"] = raw["tokens"]
         measured.append(r)
-        raw = r["raw_rows_s"]
         print(
             f"{size:>9,} {r['tokens']:>6.1f} {r['seconds']:>8.1f} {r['rows_s']:>7.0f} {r['peak_rss_gib']:>7.2f} G "
             f"{r['recall']:>7.1%} {r['false_drops']:>11.2%} {r['embed_s']:>8.1f} {r['dedup_s']:>8.2f} "
             f"{r['dedup_s'] / r['embed_s']:>11.1%} {r['dtype']:>8} {raw['float32']:>10.0f} {bf16(raw)} "
             f"{r['rows_s'] / raw[r['dtype']]:>11.2f}"
         )
+        drift = f"{before[r['dtype']]:.1f} rows/s before the path, {after[r['dtype']]:.1f} after"
+        print(f"{'':>9} MiniLM alone in {r['dtype']}: {drift}")
     if len(measured) >= 2:  # seconds and RSS grow linearly in the rows: a line through the two largest runs
         small, large = measured[-2], measured[-1]
         at = 1_000_000
