@@ -80,6 +80,7 @@ def main(args: list[str] | None = None) -> int:
     set_language(_language(args))
     opts = build_parser().parse_args(args)
     opts.argv = args
+    from magpie_hf.engines.base import EngineRefusal  # noqa: PLC0415
     from magpie_hf.publish.push import PushError  # noqa: PLC0415 - huggingface_hub HTTP stack
     from magpie_hf.run.executors.base import ShardFailures  # noqa: PLC0415
 
@@ -105,7 +106,7 @@ def main(args: list[str] | None = None) -> int:
 
             return plan_command(load_run_recipes(opts)[0], opts)
         return run_command(opts)
-    except (RecipeError, PushError) as err:
+    except (RecipeError, PushError, EngineRefusal) as err:  # bad input: a recipe, a token, a model name or key
         print(f"magpie-hf: {t('error')}: {err}", file=sys.stderr)
         return EXIT_USAGE
     except ShardFailures as err:

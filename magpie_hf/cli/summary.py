@@ -6,6 +6,7 @@ from pathlib import Path
 
 from magpie_hf.core.messages import t
 from magpie_hf.core.result import RunResult
+from magpie_hf.engines import REMOTE_BACKENDS
 
 COLUMNS = (
     "col_stage",
@@ -73,6 +74,8 @@ def format_summary(
         for r in result.reports
         if any(r.counters.values())
     ]
+    if any(m["engine"]["backend"] in REMOTE_BACKENDS for m in models or []):  # an endpoint's requests are billed
+        lines += [t("requests_line", **vars(r)) for r in result.reports if r.requests]
     lines += [derived_line(m) for m in models or [] if m["chat_template"] != "preset"]
     load = sum(r.load_seconds for r in result.reports)
     lines.append(t("total", seconds=result.seconds, load=load, run_dir=run_dir))

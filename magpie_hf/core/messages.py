@@ -138,6 +138,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "model {name}: chat template {template}{prefix}, stops at {stop} (ids {ids})",
         "ja": "モデル {name}: チャットテンプレート {template}{prefix}、停止 {stop} (ID {ids})",
     },
+    "requests_line": {
+        "en": "{stage}: {requests} requests, {retries} retries, {rate_limited} answered 429",
+        "ja": "{stage}: リクエスト {requests} 件、再試行 {retries} 件、429 応答 {rate_limited} 件",
+    },
     "total": {
         "en": "total {seconds:.1f}s (model load {load:.1f}s); checkpoints in {run_dir}",
         "ja": "合計 {seconds:.1f} 秒 (モデル読み込み {load:.1f} 秒)、チェックポイント: {run_dir}",

@@ -23,6 +23,9 @@ class StageReport:
     counters: dict[str, int] = field(default_factory=dict)
     generated_tokens: int = 0
     prompt_tokens: int = 0
+    requests: int = 0  # requests the engine answered (an API engine's top-ups for missing choices included)
+    retries: int = 0  # requests an API engine sent again (after a 429, a 5xx or a dropped connection)
+    rate_limited: int = 0  # 429 answers
     seconds: float = 0.0
     load_seconds: float = 0.0
     shards_run: int = 0
@@ -37,6 +40,8 @@ class StageReport:
         """Count a finished shard's tokens, drops and counters, as its done marker records them."""
         self.generated_tokens += stats["generated_tokens"]
         self.prompt_tokens += stats["prompt_tokens"]
+        for name in ("requests", "retries", "rate_limited"):  # absent from done markers of older versions
+            setattr(self, name, getattr(self, name) + stats.get(name, 0))
         for reason, n in stats["dropped"].items():
             self.dropped[reason] = self.dropped.get(reason, 0) + n
         for name, n in stats.get("counters", {}).items():

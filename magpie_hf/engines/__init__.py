@@ -16,7 +16,16 @@ import logging
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from magpie_hf.engines.base import Completion, Engine, Prompt, Sampling, Usage, per_prompt
+from magpie_hf.engines.base import (
+    Completion,
+    Engine,
+    EngineRefusal,
+    PartialFailure,
+    Prompt,
+    Sampling,
+    Usage,
+    per_prompt,
+)
 from magpie_hf.models.presets import Preset, tokenizer
 
 log = logging.getLogger(__name__)
@@ -37,7 +46,7 @@ def _transformers(preset: Preset) -> Engine:
 
 
 def _openai(preset: Preset) -> Engine:
-    from magpie_hf.engines.api import DEFAULT_CONCURRENCY, OpenAIEngine, api_key  # httpx: on first use
+    from magpie_hf.engines.api import DEFAULT_CONCURRENCY, OpenAIEngine, api_key  # aiohttp: on first use
 
     settings, tok = preset.settings(), tokenizer(preset)
     return OpenAIEngine(
@@ -46,6 +55,9 @@ def _openai(preset: Preset) -> Engine:
         api_key(settings.get("api_key_env")),
         settings.get("max_concurrency") or DEFAULT_CONCURRENCY,
         count_tokens=lambda text: len(tok.encode(text, add_special_tokens=False)),
+        n_per_request=settings.get("n_per_request"),
+        requests_per_minute=settings.get("requests_per_minute"),
+        tokens_per_minute=settings.get("tokens_per_minute"),
     )
 
 
@@ -79,13 +91,11 @@ def engine_devices(preset: Preset, gpus: int | None = None) -> tuple[str, ...]:
 
 @dataclass
 class Generated:
-    """What `generate` returns: completions, a failure reason per prompt (None when answered), and token counts."""
+    """What `generate` returns: completions, a failure reason per prompt (None when answered), and the counts."""
 
     outputs: list[list[Completion]]
     reasons: list[str | None]
-    prompt_tokens: int = 0
-    generated_tokens: int = 0
-    requests: int = 0
+    usage: Usage
 
 
 def generate(
@@ -111,21 +121,18 @@ def generate(
     ]
     sent = [i for i, reason in enumerate(reasons) if reason is None]
     results: list[list[Completion]] = [[Completion("", 0, r)] * s.n for r, s in zip(reasons, samplings)]
+    usage = Usage(requests=len(sent))
     if sent:
-        outs = _generate_each_on_failure(engine(), [prompts[i] for i in sent], [samplings[i] for i in sent])
+        outs = _generate_each_on_failure(engine(), [prompts[i] for i in sent], [samplings[i] for i in sent], usage)
         for i, out in zip(sent, outs):
             if out is None:
                 reasons[i] = GENERATION_FAILED
                 out = [Completion("", 0, GENERATION_FAILED)] * samplings[i].n
             results[i] = out
     answered = [i for i in sent if reasons[i] is None]
-    return Generated(
-        results,
-        reasons,
-        prompt_tokens=sum(lengths[i] for i in answered),
-        generated_tokens=sum(c.num_tokens for i in answered for c in results[i]),
-        requests=len(sent),
-    )
+    usage.prompt_tokens = sum(lengths[i] for i in answered)
+    usage.generated_tokens = sum(c.num_tokens for i in answered for c in results[i])
+    return Generated(results, reasons, usage)
 
 
 def prompt_lengths(preset: Preset, prompts: Sequence[Prompt]) -> list[int]:
@@ -135,20 +142,30 @@ def prompt_lengths(preset: Preset, prompts: Sequence[Prompt]) -> list[int]:
     return [len(next(counted)) if isinstance(p, str) else len(p) for p in prompts]
 
 
-def _generate_each_on_failure(engine: Engine, prompts: list[Prompt], samplings: list[Sampling]) -> list[list[Completion] | None]:
+def _generate_each_on_failure(
+    engine: Engine, prompts: list[Prompt], samplings: list[Sampling], usage: Usage
+) -> list[list[Completion] | None]:
     """The engine's completions; if the batch fails, each prompt alone (None for those that fail again).
 
-    When every prompt fails alone too, the engine itself is broken: the first error is raised.
+    An engine that tells which prompts failed (`PartialFailure`, the API engine)
+    is not asked again: its answered prompts keep their completions. When every
+    prompt fails, the engine or its endpoint is broken: the first error is raised.
     """
     try:
-        return engine.generate(prompts, samplings)
+        return engine.generate(prompts, samplings, usage)
+    except PartialFailure as err:
+        if all(out is None for out in err.outputs):
+            raise err.errors[0] from None
+        for error in err.errors:
+            log.warning("a prompt failed, its row is dropped: %s", error)
+        return err.outputs
     except Exception as err:  # noqa: BLE001 - any engine error: find the prompts that cause it
         log.warning("a batch of %d prompts failed (%s); retrying them one at a time", len(prompts), err)
         first = err
     outs: list[list[Completion] | None] = []
     for prompt, sampling in zip(prompts, samplings):
         try:
-            outs.append(engine.generate([prompt], [sampling])[0])
+            outs.append(engine.generate([prompt], [sampling], usage)[0])
         except Exception as err:  # noqa: BLE001
             log.warning("a prompt failed alone, its row is dropped: %s", err)
             outs.append(None)
@@ -161,6 +178,7 @@ __all__ = [
     "BACKENDS",
     "Completion",
     "Engine",
+    "EngineRefusal",
     "GENERATION_FAILED",
     "Generated",
     "PROMPT_TOO_LONG",

@@ -38,17 +38,45 @@ class Completion:
 
 @dataclass
 class Usage:
-    """Tokens, requests and model-load seconds of one run (its context holds it), read by the runner per shard."""
+    """Tokens, requests and model-load seconds of one run (its context holds it), read by the runner per shard.
+
+    `requests` counts the requests the engine answered (an API engine's top-up
+    requests for missing choices included); `retries` the requests an API engine
+    sent again after a 429, a 5xx or a dropped connection, and `rate_limited`
+    its 429 answers.
+    """
 
     prompt_tokens: int = 0
     generated_tokens: int = 0
     requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
     load_seconds: float = 0.0
 
-    def add(self, prompt_tokens: int, generated_tokens: int, requests: int = 1) -> None:
-        self.prompt_tokens += prompt_tokens
-        self.generated_tokens += generated_tokens
-        self.requests += requests
+    def add(self, other: "Usage") -> None:
+        """Add another count's tokens and requests (not its load seconds) to this one."""
+        self.prompt_tokens += other.prompt_tokens
+        self.generated_tokens += other.generated_tokens
+        self.requests += other.requests
+        self.retries += other.retries
+        self.rate_limited += other.rate_limited
+
+
+class EngineRefusal(RuntimeError):
+    """The engine's server refused a request for good (a 4xx other than 429): a wrong model name, key or request."""
+
+
+class PartialFailure(RuntimeError):
+    """Some prompts of one `generate` call failed for good; the others were answered.
+
+    Args:
+        outputs: per prompt, its completions, or None where it failed.
+        errors: the failures, in prompt order.
+    """
+
+    def __init__(self, outputs: list[list[Completion] | None], errors: list[BaseException]):
+        super().__init__(f"{len(errors)} of {len(outputs)} prompts failed; the first: {errors[0]}")
+        self.outputs, self.errors = outputs, errors
 
 
 @dataclass
@@ -72,8 +100,15 @@ class Engine(Protocol):
     # An engine that batches the requests of concurrent `generate` calls (from several threads)
     # sets `capacity`: how many requests it runs at once. The runner then streams a stage's shards into it.
 
-    def generate(self, prompts: Sequence[Prompt], sampling: Sampling | Sequence[Sampling]) -> list[list[Completion]]:
-        """Return, per prompt, `sampling.n` completions in order."""
+    def generate(
+        self, prompts: Sequence[Prompt], sampling: Sampling | Sequence[Sampling], usage: Usage | None = None
+    ) -> list[list[Completion]]:
+        """Return, per prompt, `sampling.n` completions in order.
+
+        An engine that talks to a server counts its requests, retries and 429s
+        into `usage`; one that answers some prompts but not others raises
+        `PartialFailure` with the answered ones.
+        """
         ...
 
 

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from magpie_hf.engines.base import Completion, EngineInfo, Prompt, Sampling, per_prompt
+from magpie_hf.engines.base import Completion, EngineInfo, Prompt, Sampling, Usage, per_prompt
 
 Reply = str | list[str] | Callable[[str], str]
 
@@ -40,7 +40,9 @@ class ScriptedEngine:
                 return value
         return default
 
-    def generate(self, prompts: Sequence[Prompt], sampling: Sampling | Sequence[Sampling]) -> list[list[Completion]]:
+    def generate(
+        self, prompts: Sequence[Prompt], sampling: Sampling | Sequence[Sampling], usage: Usage | None = None
+    ) -> list[list[Completion]]:
         results = []
         for prompt, s in zip(prompts, per_prompt(sampling, len(prompts))):
             text = prompt if isinstance(prompt, str) else " ".join(map(str, prompt))

@@ -4,8 +4,9 @@ The vLLM fields are named as in `vllm.EngineArgs` (a test holds them to it);
 unset fields keep the preset's defaults (`tensor_parallel_size`,
 `max_model_len`) or vLLM's. A plain string is the backend alone (`engine: vllm`).
 `backend: openai` sends the requests to an OpenAI-compatible server instead
-(`base_url`, the key's environment variable, the served model's name and how
-many requests run at once). `share_device: true` lets the run keep heavy
+(`base_url`, the key's environment variable, the served model's name, how
+many requests run at once, how many choices one request may ask for, and the
+provider's request and token budgets per minute). `share_device: true` lets the run keep heavy
 models side by side on one device (a big GPU and small models); by default a
 model that loads onto a device first releases the one there.
 
@@ -22,6 +23,8 @@ Example:
       api_key_env: NVIDIA_API_KEY
       model: qwen/qwen2.5-7b-instruct
       max_concurrency: 32
+      requests_per_minute: 40
+      tokens_per_minute: 100000
 """
 
 from __future__ import annotations
@@ -30,7 +33,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-API_FIELDS = ("base_url", "api_key_env", "model", "max_concurrency")
+API_FIELDS = (
+    "base_url",
+    "api_key_env",
+    "model",
+    "max_concurrency",
+    "n_per_request",
+    "requests_per_minute",
+    "tokens_per_minute",
+)
 RUN_FIELDS = ("share_device",)  # the run's model policy, not an engine argument
 
 
@@ -51,6 +62,9 @@ class EngineSettings(BaseModel):
     api_key_env: str | None = None  # backend openai: the environment variable holding the key; none: no key sent
     model: str | None = None  # backend openai: the served model's name; default: the preset's model id or folder
     max_concurrency: int | None = Field(default=None, ge=1)  # backend openai: requests in flight (default 16)
+    n_per_request: int | None = Field(default=None, ge=1)  # backend openai: choices per request (1: server ignores n)
+    requests_per_minute: float | None = Field(default=None, gt=0)  # backend openai: client-side request budget
+    tokens_per_minute: float | None = Field(default=None, gt=0)  # backend openai: client-side token budget
     share_device: bool = False  # heavy models may share a device (the run's policy, not an engine argument)
 
     @model_validator(mode="before")

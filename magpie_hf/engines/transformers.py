@@ -11,7 +11,7 @@ from dataclasses import replace
 from itertools import groupby
 from typing import Sequence
 
-from magpie_hf.engines.base import Completion, EngineInfo, Prompt, Sampling, per_prompt
+from magpie_hf.engines.base import Completion, EngineInfo, Prompt, Sampling, Usage, per_prompt
 
 
 class TransformersEngine:
@@ -34,7 +34,9 @@ class TransformersEngine:
         del self.model
         gc.collect()
 
-    def generate(self, prompts: Sequence[Prompt], sampling: Sampling | Sequence[Sampling]) -> list[list[Completion]]:
+    def generate(
+        self, prompts: Sequence[Prompt], sampling: Sampling | Sequence[Sampling], usage: Usage | None = None
+    ) -> list[list[Completion]]:
         params = per_prompt(sampling, len(prompts))
         ids = [p if isinstance(p, list) else self.tokenizer.encode(p, add_special_tokens=False) for p in prompts]
         results: list[list[Completion]] = [[] for _ in prompts]

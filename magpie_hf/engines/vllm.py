@@ -17,7 +17,7 @@ from concurrent.futures import Future, wait
 from typing import Sequence
 
 from magpie_hf.core.hardware import cpu_bf16
-from magpie_hf.engines.base import Completion, EngineInfo, Prompt, Sampling, per_prompt
+from magpie_hf.engines.base import Completion, EngineInfo, Prompt, Sampling, Usage, per_prompt
 from magpie_hf.engines.reaper import start_reaper
 from magpie_hf.models.cache import cache_dir
 from magpie_hf.models.presets import package_version
@@ -103,7 +103,9 @@ class VLLMEngine:
 
             torch.cuda.empty_cache()
 
-    def generate(self, prompts: Sequence[Prompt], sampling: Sampling | Sequence[Sampling]) -> list[list[Completion]]:
+    def generate(
+        self, prompts: Sequence[Prompt], sampling: Sampling | Sequence[Sampling], usage: Usage | None = None
+    ) -> list[list[Completion]]:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 

@@ -44,6 +44,9 @@ RUNTIME_ONLY = frozenset(
         "base_url",
         "api_key_env",
         "max_concurrency",
+        "n_per_request",
+        "requests_per_minute",
+        "tokens_per_minute",
     }
 )
 # Preset facts that change nothing generated: left out of `fingerprint`, so checkpoints keep theirs.

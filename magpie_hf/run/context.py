@@ -131,6 +131,12 @@ class RunContext:
             "%s %s %s on %s (%.1f s, stage %s)", action, held.kind, held.name, event["device"], seconds, self.stage
         )
 
+    def requests_in_flight(self) -> int | None:
+        """Requests the run's API engines have sent and not had answered; None when it holds no such engine."""
+        with self.lock:
+            counts = [held.value.in_flight for held in self.loaded.values() if hasattr(held.value, "in_flight")]
+        return sum(counts) if counts else None
+
     def install(self, preset: Preset, engine: Engine) -> None:
         """Use a ready `engine` for `preset` in this run (tests put a scripted engine in place this way)."""
         self.loaded[engine_key(preset)] = Loaded("engine", preset.model_id, engine_devices(preset), False, engine)
@@ -223,10 +229,9 @@ class BoundModel:
             `finish_reason` says why.
         """
         generated = generate(lambda: self.run.engine(self.preset, self.usage), self.preset, prompts, sampling)
-        counts = (generated.prompt_tokens, generated.generated_tokens, generated.requests)
-        self.usage.add(*counts)
+        self.usage.add(generated.usage)
         with self.run.lock:
-            self.run.usage.add(*counts)
+            self.run.usage.add(generated.usage)
         for i, reason in enumerate(generated.reasons):
             if reason is not None and ids is not None:
                 self.failures.setdefault(ids[i], reason)

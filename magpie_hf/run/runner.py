@@ -69,16 +69,21 @@ def run_stage(
         dynamic_ncols=True,
     )
     ran: set[int] = set()
-    start, generated = time.perf_counter(), 0
+    start, generated, requests = time.perf_counter(), 0, 0
 
     def shard_done(shard: ShardSpec, stats: dict) -> None:
-        nonlocal generated
+        nonlocal generated, requests
         ran.add(shard.index)
         report.load_seconds += stats["load_seconds"]
         report.seconds = time.perf_counter() - start - report.load_seconds  # wall time: shards may overlap
         generated += stats["generated_tokens"]
+        requests += stats["requests"]
         bar.update(shard.stop - shard.start)
-        bar.set_postfix(tok_s=f"{generated / max(report.seconds, 1e-9):.0f}")
+        postfix = {"tok_s": f"{generated / max(report.seconds, 1e-9):.0f}"}
+        in_flight = run.requests_in_flight()
+        if requests and in_flight is not None:  # an endpoint's: its request rate and what it is working on
+            postfix.update(req_s=f"{requests / max(report.seconds, 1e-9):.1f}", in_flight=in_flight)
+        bar.set_postfix(postfix)
 
     def progress() -> None:
         bar.n = sum(s.stop - s.start for s in plan.shards if storage.exists(s.done))

@@ -87,6 +87,9 @@ def map_shard(
         "counters": {name: int(sum(table.column(name).to_pylist())) for name in entry.stage.counters},
         "generated_tokens": usage.generated_tokens,
         "prompt_tokens": usage.prompt_tokens,
+        "requests": usage.requests,
+        "retries": usage.retries,
+        "rate_limited": usage.rate_limited,
         "load_seconds": usage.load_seconds,
         "seconds": time.perf_counter() - start - (usage.load_seconds - loaded_before),
     }

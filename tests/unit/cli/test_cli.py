@@ -6,6 +6,8 @@ import io
 import os
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -201,3 +203,44 @@ def test_workers_prints_the_shard_count_and_the_shards_per_worker(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "# 40 shards in the first stage; shards per worker (rank 0 first): 14, 13, 13"
     assert lines[1] == "mkdir -p logs" and "--rank 2 --world-size 3" in lines[4]
+
+
+def test_the_summary_counts_an_endpoints_requests_retries_and_429s(tmp_path):
+    report = StageReport(stage="solutions", fingerprint="x", rows_in=4, requests=6, retries=2, rate_limited=1)
+    result = RunResult({}, {}, [report], complete=True, seconds=2.0)
+    remote = {"engine": {"backend": "openai"}, "chat_template": "preset"}
+    line = "solutions: 6 requests, 2 retries, 1 answered 429"
+    assert line in format_summary(result, [], tmp_path, [remote])
+    assert "retries" not in format_summary(result, [], tmp_path, [{**remote, "engine": {"backend": "vllm"}}])
+
+
+class Refusing(BaseHTTPRequestHandler):
+    """A server pinned to another model, as `transformers serve` answers a request naming the wrong one."""
+
+    def do_POST(self):  # noqa: N802 - the http.server API
+        self.rfile.read(int(self.headers["Content-Length"]))
+        data = b'{"detail": "Server is pinned to the-served-model"}'
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_an_endpoint_that_refuses_every_request_is_one_line_and_exit_2(tmp_path, capsys):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}/v1/"
+    args = ["recipes/openmathreasoning/problems.yaml", "--mode", "api-demo", "--set", f"engine.base_url={base}"]
+    try:
+        code = main(["run", *args, "--run-dir", str(tmp_path)])
+    finally:
+        server.shutdown()
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.strip()]
+    assert line.startswith("magpie-hf: error: http://127.0.0.1:") and "/v1/chat/completions refused the request" in line
+    assert "HTTP 400: Server is pinned to the-served-model (check engine.model" in line

@@ -10,6 +10,7 @@ from datasets import Dataset
 
 from magpie_hf.core.recipe import Recipe
 from magpie_hf.engines import Sampling
+from magpie_hf.engines.base import EngineRefusal, PartialFailure
 from magpie_hf.engines.fake import ScriptedEngine
 from magpie_hf.run.runner import run_stages
 
@@ -41,7 +42,7 @@ def test_the_limit_is_the_context_minus_max_tokens_or_max_prompt_tokens(scripted
 class Fragile(ScriptedEngine):
     """Fails any batch that holds a prompt with BAD in it (as vLLM fails a whole batch on one bad request)."""
 
-    def generate(self, prompts, sampling):
+    def generate(self, prompts, sampling, usage=None):
         if any("BAD" in p for p in prompts) or self.default == "dead":
             raise RuntimeError("engine rejected a request")
         return super().generate(prompts, sampling)
@@ -57,6 +58,28 @@ def test_a_failing_batch_is_retried_alone_and_only_the_bad_prompt_fails(scripted
     engine.default = "dead"  # every prompt fails alone too: the engine is broken, the run must stop
     with pytest.raises(RuntimeError, match="rejected"):
         model.generate(["one", "two"], Sampling(), ids=["a", "b"])
+
+
+class Picky(ScriptedEngine):
+    """Answers each prompt on its own, as the API engine does: the refused ones fail, the others keep their answer."""
+
+    def generate(self, prompts, sampling, usage=None):
+        outs = super().generate(prompts, sampling)
+        errors = [EngineRefusal(f"refused {p}") for p in prompts if "BAD" in p]
+        if errors:
+            raise PartialFailure([None if "BAD" in p else o for p, o in zip(prompts, outs)], errors)
+        return outs
+
+
+def test_an_engine_that_tells_which_prompts_failed_is_not_asked_again(scripted):
+    model, _ = scripted
+    engine = Picky(default="ok")
+    model.run.install(model.preset, engine)
+    outs = model.generate(["one", "BAD two", "three"], Sampling(), ids=["a", "b", "c"])
+    assert [o[0].text for o in outs] == ["ok", "", "ok"] and model.failures == {"b": "generation_failed"}
+    assert len(engine.prompts) == 3  # the answered prompts were not sent again
+    with pytest.raises(EngineRefusal, match="refused BAD one"):  # every prompt refused: the endpoint is wrong
+        model.generate(["BAD one", "BAD two"], Sampling(), ids=["a", "b"])
 
 
 def test_the_runner_drops_and_counts_the_row_while_the_run_completes(scripted, tmp_path):

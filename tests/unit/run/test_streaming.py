@@ -28,7 +28,7 @@ class SlowConcurrentEngine(ScriptedEngine):
         self.lock, self.inflight, self.most, self.fail_on, self.slow_on = threading.Lock(), 0, 0, fail_on, slow_on
         self.finished: list[str] = []  # each call's first prompt, in the order the calls ended
 
-    def generate(self, prompts, sampling):
+    def generate(self, prompts, sampling, usage=None):
         with self.lock:
             self.inflight += 1
             self.most = max(self.most, self.inflight)
