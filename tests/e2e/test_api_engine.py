@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,12 +21,6 @@ from datasets import load_dataset
 pytestmark = pytest.mark.e2e
 
 ALGEBRA = ("recipes/magpie_math/algebra.yaml", "--stages", "instructions", "--set", "stages.instructions.max_tokens=48")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _flags(args: dict) -> list[str]:
@@ -43,38 +36,15 @@ def _flags(args: dict) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> str:
+def server(loopback_server) -> str:
     """The base URL of a vLLM server on the embedded model, with our CPU engine settings."""
     from magpie_hf.engines.vllm import _configure_cpu, _cpu_dtype
     from magpie_hf.models.carriers import smollm2_path
 
-    port, log = _free_port(), tmp_path_factory.mktemp("server") / "server.log"
     args = {**_configure_cpu(2048), "dtype": _cpu_dtype(), "max_model_len": 2048, "seed": 0}
-    command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(smollm2_path())]
-    command += [*_flags(args), "--host", "127.0.0.1", "--port", str(port)]
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
-    with open(log, "w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.time() + 300
-        while True:
-            assert proc.poll() is None, "the vLLM server exited:\n" + log.read_text()[-3000:]
-            assert time.time() < deadline, "the vLLM server did not answer in 300 s:\n" + log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(1)
-        yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    server = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(smollm2_path())]
+    with loopback_server("vLLM", [*server, *_flags(args)], "/v1/models", 300, {"VLLM_CPU_KVCACHE_SPACE": "1"}) as root:
+        yield f"{root}/v1"
 
 
 def _metric(base: str, name: str) -> float:
