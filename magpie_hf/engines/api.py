@@ -19,7 +19,10 @@ Endpoints as they are:
   choices per request as the server gave (`n_per_request` sets it up front).
 - Reasoning the server returns apart (`reasoning_content` or `reasoning`) joins
   the text as a `<think>...</think>` block before the content.
-- A 4xx other than 429 is a refusal (`EngineRefusal`): not retried.
+- A 4xx other than 429 is a refusal (`EngineRefusal`): not retried, except
+  that a server refusing vLLM's raw-completion fields (`add_special_tokens`,
+  `stop_token_ids`: `transformers serve`, OpenAI) is asked again without them,
+  and from then on never sent them.
 
 Token counts come from the model's tokenizer (or, without one, from the API's `usage`).
 """
@@ -54,6 +57,7 @@ log = logging.getLogger(__name__)
 DEFAULT_CONCURRENCY = 16
 MAX_TOP_LOGPROBS = 20  # the OpenAI API's upper bound for top_logprobs
 REFUSAL_FIX = "check engine.model, engine.base_url and the key in engine.api_key_env"
+VLLM_FIELDS = frozenset({"add_special_tokens", "stop_token_ids"})  # raw completions; `transformers serve` refuses them
 
 
 class ApiError(RuntimeError):
@@ -151,6 +155,7 @@ class OpenAIEngine:
         self.model, self.capacity, self.retries, self.backoff = model, max_concurrency, retries, backoff
         self.count_tokens = count_tokens
         self.n_per_request = n_per_request
+        self.vllm_fields = True  # vLLM's raw-completion fields; dropped once a server refuses them
         self.request_pace = Pace(requests_per_minute) if requests_per_minute else None
         self.token_pace = Pace(tokens_per_minute) if tokens_per_minute else None
         self.count_lock = threading.Lock()  # a fast tokenizer must not encode in two threads at once
@@ -233,7 +238,14 @@ class OpenAIEngine:
         while len(completions) < s.n:
             ask = min(s.n - len(completions), self.n_per_request or s.n)
             seed = {} if s.seed is None else {"seed": s.seed + len(completions)}  # each top-up its own seed
-            reply = await self._post(path, {**body, "n": ask, **seed}, prompt_tokens + ask * s.max_tokens, usage)
+            try:
+                reply = await self._post(path, {**body, "n": ask, **seed}, prompt_tokens + ask * s.max_tokens, usage)
+            except EngineRefusal as refusal:
+                if not any(f"'{name}'" in str(refusal) for name in VLLM_FIELDS.intersection(body)):
+                    raise
+                self._without_vllm_fields(refusal)
+                body = {k: v for k, v in body.items() if k not in VLLM_FIELDS}
+                continue
             choices = sorted(reply.get("choices") or [], key=lambda c: c.get("index", 0))[:ask]
             if not choices:
                 raise ApiError(f"{self.base_url}{path}: the reply holds no choices")
@@ -255,6 +267,12 @@ class OpenAIEngine:
         )
         self.n_per_request = got
 
+    def _without_vllm_fields(self, refusal: EngineRefusal) -> None:
+        """Send raw completions without vLLM's extensions from now on (the server refuses them)."""
+        if self.vllm_fields:
+            log.warning("%s; sending raw completions without %s from now on", refusal, ", ".join(sorted(VLLM_FIELDS)))
+        self.vllm_fields = False
+
     def _body(self, prompt: Prompt, s: Sampling, chat: bool) -> dict:
         """The request body without `n` and `seed` (they vary among a prompt's requests)."""
         body: dict = {"model": self.model, "temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens}
@@ -267,9 +285,10 @@ class OpenAIEngine:
                 body.update(logprobs=True, top_logprobs=top)
         else:
             body["prompt"] = str(prompt)
-            body["add_special_tokens"] = False  # vLLM/sglang: the text is rendered already, no second BOS
-            if s.stop_token_ids:  # vLLM's extension: a raw prompt has no server-side template to end the turn
-                body["stop_token_ids"] = list(s.stop_token_ids)
+            if self.vllm_fields:
+                body["add_special_tokens"] = False  # vLLM/sglang: the text is rendered already, no second BOS
+                if s.stop_token_ids:  # a raw prompt has no server-side template to end the turn
+                    body["stop_token_ids"] = list(s.stop_token_ids)
             if top:
                 body["logprobs"] = top
         return body

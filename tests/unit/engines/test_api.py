@@ -22,6 +22,7 @@ class Endpoint(BaseHTTPRequestHandler):
     seen: list[tuple[str, dict]] = []
     arrived: list[float] = []
     most_choices: int | None = None  # a server that ignores `n` answers one choice
+    strict: bool = False  # refuses fields the OpenAI API does not have, as `transformers serve` does
     reasoning: str | None = None  # a reasoning parser's field, beside the content
 
     def do_POST(self):  # noqa: N802 - the http.server API
@@ -29,8 +30,12 @@ class Endpoint(BaseHTTPRequestHandler):
         Endpoint.seen.append((self.path, body))
         Endpoint.arrived.append(time.monotonic())
         status, headers = Endpoint.script.pop(0) if Endpoint.script else (200, {})
+        extra = sorted({"add_special_tokens", "stop_token_ids"}.intersection(body)) if Endpoint.strict else []
+        status = 422 if extra else status
         n = min(body["n"], Endpoint.most_choices or body["n"])
-        if status != 200:
+        if extra:
+            payload = {"detail": f"Unexpected fields in the request: {set(extra[:1])}"}
+        elif status != 200:
             payload = {"error": {"message": "slow down" if status == 429 else "bad request"}}
         elif self.path.endswith("/chat/completions"):
             top = [{"token": "Yes", "logprob": -0.1}, {"token": "No", "logprob": -2.5}]
@@ -65,6 +70,7 @@ def server():
     """The loopback server's base URL, its script and records reset."""
     Endpoint.script, Endpoint.seen, Endpoint.arrived = [], [], []
     Endpoint.most_choices = Endpoint.reasoning = None
+    Endpoint.strict = False
     server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -105,7 +111,8 @@ def test_a_refusal_fails_its_prompt_at_once_and_endless_429s_give_up(endpoint):
     Endpoint.script = [(400, {})]
     with pytest.raises(PartialFailure) as failed:
         endpoint.generate(["prompt", "other"], Sampling(max_tokens=4))
-    assert failed.value.outputs[0] is None and failed.value.outputs[1][0].text == "raw0:her"
+    answered = [out[0].text for out in failed.value.outputs if out is not None]
+    assert len(answered) == 1 and answered[0] in {"raw0:mpt", "raw0:her"}  # whichever arrived second
     (refusal,) = failed.value.errors
     assert isinstance(refusal, EngineRefusal) and len(Endpoint.seen) == 2  # not retried
     assert "/v1/completions refused the request: HTTP 400: bad request (check engine.model" in str(refusal)
@@ -204,3 +211,10 @@ def test_a_429_halves_the_requests_in_flight_which_then_grow_back(endpoint, monk
     assert len(endpoint.generate([f"p{i}" for i in range(160)], Sampling(max_tokens=4), usage)) == 160
     assert min(limits) <= 8 and limits[-1] == 16 and usage.rate_limited == 2
     assert endpoint.in_flight == 0
+
+
+def test_a_server_that_refuses_vllms_raw_completion_fields_is_asked_without_them(endpoint):
+    Endpoint.strict = True
+    outs = endpoint.generate(["<|im_start|>user\n"] * 3, Sampling(max_tokens=4, stop_token_ids=(2,)))
+    assert [o[0].text for o in outs] == ["raw0:er\n"] * 3 and endpoint.vllm_fields is False
+    assert all("add_special_tokens" not in body for _, body in Endpoint.seen[-3:])
