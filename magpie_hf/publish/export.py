@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
 import platform
 import shutil
 import sys
+from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 import yaml
 
 from magpie_hf.core.pipeline import Pipeline, get_pipeline
-from magpie_hf.core.recipe import Recipe
-from magpie_hf.core.result import RunResult, every_row
+from magpie_hf.core.recipe import Recipe, StageEntry
+from magpie_hf.core.result import RunResult, StageReport, every_row
+from magpie_hf.engines.settings import Price
 from magpie_hf.models.presets import Preset
 from magpie_hf.publish.cards import write_card
 
@@ -38,8 +39,13 @@ def package_versions() -> dict[str, str]:
 
 
 def manifest(recipe: Recipe, model: Preset, result: RunResult, rows: int, command: list[str]) -> dict:
-    """The run manifest: model, sampling per stage, rows/tokens/time per stage, versions, and the pipeline's own facts."""
+    """The run manifest: model, sampling per stage, rows/tokens/time per stage, versions, and the pipeline's own facts.
+
+    With a price in the recipe's engine block: the `price`, and the `cost` of the run and of each stage.
+    """
     pipeline = get_pipeline(recipe.pipeline)
+    price = recipe.engine.price
+    cost = {} if price is None else {"price": price.model_dump(), "cost": price.cost(*result.tokens())}
     return {
         "recipe": recipe.name,
         "domain": recipe.domain,
@@ -53,15 +59,19 @@ def manifest(recipe: Recipe, model: Preset, result: RunResult, rows: int, comman
         "rows_requested": rows,
         "model": model.fingerprint(),
         **(pipeline.describe(recipe, model) if pipeline.describe else {}),
-        "stages": [
-            {"config": entry.config.model_dump(mode="json"), **vars(report)}
-            for entry, report in zip(recipe.stage_entries(), result.reports)
-        ],
+        "stages": [stage_record(entry, report, price) for entry, report in zip(recipe.stage_entries(), result.reports)],
+        **cost,
         "complete": result.complete,
         "seconds": result.seconds,
         "python": platform.python_version(),
         "packages": package_versions(),
     }
+
+
+def stage_record(entry: StageEntry, report: StageReport, price: Price | None) -> dict:
+    """A stage as the manifest records it: its config, its report, and its `cost` when there is a price."""
+    cost = {} if price is None else {"cost": price.cost(report.prompt_tokens, report.generated_tokens)}
+    return {"config": entry.config.model_dump(mode="json"), **vars(report), **cost}
 
 
 def recipe_yaml(recipe: Recipe) -> str:
