@@ -6,9 +6,9 @@ import argparse
 
 from magpie_hf.cli.summary import table
 from magpie_hf.core.hardware import visible_gpus
-from magpie_hf.core.messages import t
+from magpie_hf.core.messages import money, t
 from magpie_hf.core.recipe import Recipe
-from magpie_hf.engines.settings import Price, money
+from magpie_hf.engines.settings import Price
 from magpie_hf.run.preview import ModelStep, RunPreview, preview
 
 

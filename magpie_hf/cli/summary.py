@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from magpie_hf.core.messages import t
+from magpie_hf.core.messages import money, t
 from magpie_hf.core.result import RunResult
 from magpie_hf.engines import REMOTE_BACKENDS
-from magpie_hf.engines.settings import Price, money
+from magpie_hf.engines.settings import Price
 
 COLUMNS = (
     "col_stage",

@@ -224,3 +224,8 @@ def t(key: str, **values: object) -> str:
     """The message `key` in the current language, formatted with `values`."""
     text = MESSAGES[key].get(LANG) or MESSAGES[key]["en"]
     return text.format(**values) if values else text
+
+
+def money(value: float | None) -> str:
+    """A cost as the summary, `plan` and the card show it: 4 decimals, in the price's currency ("?" when unknown)."""
+    return "?" if value is None else f"{value:,.4f}"

@@ -64,11 +64,6 @@ class Price(BaseModel):
         return (prompt_tokens * self.input_per_million + generated_tokens * self.output_per_million) / 1e6
 
 
-def money(value: float | None) -> str:
-    """A cost as the summary, `plan` and the card show it: 4 decimals, in the price's currency ("?" when unknown)."""
-    return "?" if value is None else f"{value:,.4f}"
-
-
 class EngineSettings(BaseModel):
     """The backend (a name in `magpie_hf.engines.BACKENDS`), vLLM engine arguments, or an API endpoint."""
 

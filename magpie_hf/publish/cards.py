@@ -7,9 +7,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from magpie_hf.core.messages import money
 from magpie_hf.core.pipeline import Pipeline
 from magpie_hf.core.resources import card_template
-from magpie_hf.engines.settings import money
 
 if TYPE_CHECKING:
     from datasets import Dataset

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING
 import yaml
 
 from magpie_hf.core.pipeline import Pipeline, get_pipeline
-from magpie_hf.core.recipe import Recipe, StageEntry
-from magpie_hf.core.result import RunResult, StageReport, every_row
-from magpie_hf.engines.settings import Price
+from magpie_hf.core.recipe import Recipe
+from magpie_hf.core.result import RunResult, every_row
 from magpie_hf.models.presets import Preset
 from magpie_hf.publish.cards import write_card
 
@@ -45,7 +44,15 @@ def manifest(recipe: Recipe, model: Preset, result: RunResult, rows: int, comman
     """
     pipeline = get_pipeline(recipe.pipeline)
     price = recipe.engine.price
-    cost = {} if price is None else {"price": price.model_dump(), "cost": price.cost(*result.tokens())}
+    stages = [
+        {"config": entry.config.model_dump(mode="json"), **vars(report)}
+        for entry, report in zip(recipe.stage_entries(), result.reports)
+    ]
+    cost = {}
+    if price is not None:
+        for stage in stages:
+            stage["cost"] = price.cost(stage["prompt_tokens"], stage["generated_tokens"])
+        cost = {"price": price.model_dump(), "cost": price.cost(*result.tokens())}
     return {
         "recipe": recipe.name,
         "domain": recipe.domain,
@@ -59,19 +66,13 @@ def manifest(recipe: Recipe, model: Preset, result: RunResult, rows: int, comman
         "rows_requested": rows,
         "model": model.fingerprint(),
         **(pipeline.describe(recipe, model) if pipeline.describe else {}),
-        "stages": [stage_record(entry, report, price) for entry, report in zip(recipe.stage_entries(), result.reports)],
+        "stages": stages,
         **cost,
         "complete": result.complete,
         "seconds": result.seconds,
         "python": platform.python_version(),
         "packages": package_versions(),
     }
-
-
-def stage_record(entry: StageEntry, report: StageReport, price: Price | None) -> dict:
-    """A stage as the manifest records it: its config, its report, and its `cost` when there is a price."""
-    cost = {} if price is None else {"cost": price.cost(report.prompt_tokens, report.generated_tokens)}
-    return {"config": entry.config.model_dump(mode="json"), **vars(report), **cost}
 
 
 def recipe_yaml(recipe: Recipe) -> str:

@@ -129,7 +129,7 @@ def test_a_run_through_a_priced_endpoint_reports_its_cost_everywhere(scripted, m
     recipe = Recipe(
         name="p",
         domain="algebra",
-        count=4,
+        count=10,
         engine={**API, "price": PRICE},
         run_dir=str(tmp_path / "run"),
         output=str(tmp_path / "out"),
@@ -137,7 +137,7 @@ def test_a_run_through_a_priced_endpoint_reports_its_cost_everywhere(scripted, m
     )
     run = run_recipe(recipe, push=False)
     prompt, generated = run.result.tokens()
-    assert prompt > 0 and generated == 4 * 10  # ten words per reply
+    assert prompt > 0 and generated == 10 * 10  # ten words per reply
     info = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert info["cost"] == pytest.approx((prompt * 0.5 + generated * 2.0) / 1e6) and info["price"] == PRICE
     assert f"- **Cost:** {cost_text(info)}." in (tmp_path / "out" / "README.md").read_text()
