@@ -135,6 +135,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "col_rate": {"en": "tok/s", "ja": "tok/s"},
     "col_shards": {"en": "shards run/reused", "ja": "シャード 実行/再利用"},
     "col_cost": {"en": "cost", "ja": "費用"},
+    "verdicts_line": {
+        "en": "{stage}: yes/no verdicts from logprobs {logprobs}, from text {text}, undecided {undecided}",
+        "ja": "{stage}: yes/no 判定 logprobs から {logprobs}、テキストから {text}、未決 {undecided}",
+    },
     "cost_total": {
         "en": "cost {cost}: {prompt} prompt and {generated} generated tokens at {input} and {output} per million",
         "ja": "費用 {cost}: プロンプト {prompt} トークンと生成 {generated} トークン "

@@ -114,7 +114,7 @@ def test_verdict_counts_reach_the_stage_report_the_summary_and_the_manifest(scri
     expected = {"verdicts_logprobs": 2, "verdicts_text": 0, "verdicts_undecided": 3}
     assert run.result.reports[0].counters == expected
     summary = format_summary(run.result, run.written, run.run_dir)
-    assert "classify: verdicts_logprobs 2, verdicts_text 0, verdicts_undecided 3" in summary
+    assert "classify: yes/no verdicts from logprobs 2, from text 0, undecided 3" in summary.splitlines()
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["stages"][0]["counters"] == expected
     assert "cost" not in manifest and "price" not in manifest  # no price in the engine block
