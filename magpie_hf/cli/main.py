@@ -247,7 +247,8 @@ def print_run(run) -> None:
     pipeline = get_pipeline(run.recipe.pipeline)
     if "analysis" in run.info and pipeline.format_analysis:
         print(pipeline.format_analysis(run.info["analysis"]), flush=True)
-    print(format_summary(run.result, run.written, run.run_dir, run.info.get("models")), flush=True)
+    summary = format_summary(run.result, run.written, run.run_dir, run.info.get("models"), run.recipe.engine.price)
+    print(summary, flush=True)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ import argparse
 
 from magpie_hf.cli.summary import table
 from magpie_hf.core.hardware import visible_gpus
-from magpie_hf.core.messages import t
+from magpie_hf.core.messages import money, t
 from magpie_hf.core.recipe import Recipe
+from magpie_hf.engines.settings import Price
 from magpie_hf.run.preview import ModelStep, RunPreview, preview
 
 
@@ -30,7 +31,8 @@ def plan_command(recipes: list[Recipe], opts: argparse.Namespace) -> int:
 
 
 def format_preview(plan: RunPreview) -> str:
-    """Two tables (stages, then model loads and releases), the shared devices and the models out of reach."""
+    """Two tables (stages, then model loads and releases), the cost at most when the recipe gives a price,
+    the shared devices and the models out of reach."""
     stages = [
         (
             s.stage,
@@ -42,14 +44,28 @@ def format_preview(plan: RunPreview) -> str:
         )
         for s in plan.stages
     ]
+    header = t("plan_stages").split(",")
+    if plan.price is not None:
+        costs = [s.max_cost(plan.price) for s in plan.stages]
+        stages = [(*row, money(c) if s.calls_model else "-") for row, s, c in zip(stages, plan.stages, costs)]
+        header.append(t("plan_cost_column"))
     models = [model_row(step) for step in plan.steps]
-    lines = [t("plan_title", recipe=plan.recipe), *table(t("plan_stages").split(","), stages)]
+    lines = [t("plan_title", recipe=plan.recipe), *table(header, stages)]
+    if plan.price is not None:
+        lines.append(cost_line(costs, plan.price))
     if models:
         lines += ["", *table(t("plan_models").split(","), models)]
     lines += [t("plan_shared", what=what) for what in plan.shared]
     unreachable = {s.model: s.unreachable for s in plan.steps if s.unreachable}
     lines += [t("plan_unreachable", why=why) for why in unreachable.values()]
     return "\n".join(lines)
+
+
+def cost_line(costs: list[float | None], price: Price) -> str:
+    """The run's cost at most, or why it is unknown."""
+    if None in costs:
+        return t("plan_cost_unknown")
+    return t("plan_cost", cost=money(sum(costs)), input=price.input_per_million, output=price.output_per_million)
 
 
 def number(value: int | None, exact: bool) -> str:

@@ -1,13 +1,15 @@
-"""The table printed at the end of a run: rows, tokens and time per stage."""
+"""The table printed at the end of a run: rows, tokens and time per stage (and cost, when the recipe gives a price)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from magpie_hf.core.messages import t
-from magpie_hf.core.result import RunResult
+from magpie_hf.core.messages import money, t
+from magpie_hf.core.result import RunResult, StageReport
 from magpie_hf.engines import REMOTE_BACKENDS
+from magpie_hf.engines.settings import Price
 
+VERDICTS = "verdicts_"  # the counters of a stage's yes/no verdicts, one per source
 COLUMNS = (
     "col_stage",
     "col_rows_in",
@@ -48,13 +50,42 @@ def derived_line(model: dict) -> str:
     )
 
 
+def cost_line(result: RunResult, price: Price) -> str:
+    """What the run's prompt and generated tokens cost, with the counts and the price."""
+    prompt, generated = result.tokens()
+    return t(
+        "cost_total",
+        cost=money(price.cost(prompt, generated)),
+        prompt=prompt,
+        generated=generated,
+        input=price.input_per_million,
+        output=price.output_per_million,
+    )
+
+
+def counter_lines(report: StageReport) -> list[str]:
+    """The stage's counters in a line, and its yes/no verdicts by source (`verdicts_<source>`) in another; a line
+    whose counts are all 0 is left out."""
+    verdicts = {k.removeprefix(VERDICTS): n for k, n in report.counters.items() if k.startswith(VERDICTS)}
+    others = {k: n for k, n in sorted(report.counters.items()) if not k.startswith(VERDICTS)}
+    lines = [f"{report.stage}: " + ", ".join(f"{k} {v}" for k, v in others.items())] if any(others.values()) else []
+    if any(verdicts.values()):
+        sources = {s: verdicts.get(s, 0) for s in ("logprobs", "text", "undecided")}
+        lines.append(t("verdicts_line", stage=report.stage, **sources))
+    return lines
+
+
 def format_summary(
     result: RunResult,
     written: list[tuple[Path, int | None]],
     run_dir: Path,
     models: list[dict] | None = None,
+    price: Price | None = None,
 ) -> str:
-    """A plain-text table, the chat facts derived for models without a preset, then where the output went."""
+    """A plain-text table, the chat facts derived for models without a preset, then where the output went.
+
+    With a `price` (the recipe's `engine.price`), each stage's cost in a column and the run's in a line.
+    """
     rows = [
         (
             r.stage,
@@ -68,15 +99,17 @@ def format_summary(
         )
         for r in result.reports
     ]
-    lines = table([t(c) for c in COLUMNS], rows)
-    lines += [
-        f"{r.stage}: " + ", ".join(f"{k} {v}" for k, v in sorted(r.counters.items()))
-        for r in result.reports
-        if any(r.counters.values())
-    ]
+    header = [t(c) for c in COLUMNS]
+    if price is not None:
+        header.append(t("col_cost"))
+        rows = [(*row, money(price.cost(r.prompt_tokens, r.generated_tokens))) for row, r in zip(rows, result.reports)]
+    lines = table(header, rows)
+    lines += [line for r in result.reports for line in counter_lines(r)]
     if any(m["engine"]["backend"] in REMOTE_BACKENDS for m in models or []):  # an endpoint's requests are billed
         lines += [t("requests_line", **vars(r)) for r in result.reports if r.requests]
     lines += [derived_line(m) for m in models or [] if m["chat_template"] != "preset"]
+    if price is not None:
+        lines.append(cost_line(result, price))
     load = sum(r.load_seconds for r in result.reports)
     lines.append(t("total", seconds=result.seconds, load=load, run_dir=run_dir))
     if result.complete:

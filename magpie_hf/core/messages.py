@@ -134,6 +134,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "col_seconds": {"en": "seconds", "ja": "秒"},
     "col_rate": {"en": "tok/s", "ja": "tok/s"},
     "col_shards": {"en": "shards run/reused", "ja": "シャード 実行/再利用"},
+    "col_cost": {"en": "cost", "ja": "費用"},
+    "verdicts_line": {
+        "en": "{stage}: yes/no verdicts from logprobs {logprobs}, from text {text}, undecided {undecided}",
+        "ja": "{stage}: yes/no 判定 logprobs から {logprobs}、テキストから {text}、未決 {undecided}",
+    },
+    "cost_total": {
+        "en": "cost {cost}: {prompt} prompt and {generated} generated tokens at {input} and {output} per million",
+        "ja": "費用 {cost}: プロンプト {prompt} トークンと生成 {generated} トークン "
+        "(100 万トークンあたり {input} と {output})",
+    },
     "derived": {
         "en": "model {name}: chat template {template}{prefix}, stops at {stop} (ids {ids})",
         "ja": "モデル {name}: チャットテンプレート {template}{prefix}、停止 {stop} (ID {ids})",
@@ -167,6 +177,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "plan_shared": {"en": "shared device {what}", "ja": "デバイス共有: {what}"},
     "plan_unreachable": {"en": "unreachable: {why}", "ja": "取得できません: {why}"},
     "plan_at_most": {"en": "at most {n}", "ja": "最大 {n}"},
+    "plan_cost_column": {"en": "cost at most", "ja": "最大費用"},
+    "plan_cost": {
+        "en": "cost at most {cost} (at {input} and {output} per million prompt and generated tokens; every prompt "
+        "counted as long as the model's context allows, every reply as max_tokens)",
+        "ja": "費用は最大 {cost} (100 万トークンあたりプロンプト {input}、生成 {output}。"
+        "各プロンプトはコンテキストの上限、各応答は max_tokens の長さとして計算)",
+    },
+    "plan_cost_unknown": {
+        "en": "cost unknown: the model's context is not known; set engine.max_model_len or max_prompt_tokens",
+        "ja": "費用は不明: モデルのコンテキスト長が不明です。"
+        "engine.max_model_len か max_prompt_tokens を設定してください",
+    },
     "pending": {
         "en": "stage '{stage}' waits for {count} shard(s) of other workers; when they finish, rerun without --rank/--world-size to merge",
         "ja": "ステージ '{stage}' は他のワーカーのシャード {count} 個を待っています。完了後、--rank/--world-size なしで再実行すると統合されます",
@@ -206,3 +228,8 @@ def t(key: str, **values: object) -> str:
     """The message `key` in the current language, formatted with `values`."""
     text = MESSAGES[key].get(LANG) or MESSAGES[key]["en"]
     return text.format(**values) if values else text
+
+
+def money(value: float | None) -> str:
+    """A cost as the summary, `plan` and the card show it: 4 decimals, in the price's currency ("?" when unknown)."""
+    return "?" if value is None else f"{value:,.4f}"

@@ -59,6 +59,10 @@ class RunResult:
     seconds: float
     explodes: dict[str, bool] = field(default_factory=dict)
 
+    def tokens(self) -> tuple[int, int]:
+        """Prompt and generated tokens of every stage, summed."""
+        return sum(r.prompt_tokens for r in self.reports), sum(r.generated_tokens for r in self.reports)
+
 
 def every_row(result: RunResult, stage: str) -> Dataset:
     """Every row that reached `stage` since the last stage that made new rows: its own, and the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, Sequence
 
@@ -43,7 +44,8 @@ class Usage:
     `requests` counts the requests the engine answered (an API engine's top-up
     requests for missing choices included); `retries` the requests an API engine
     sent again after a 429, a 5xx or a dropped connection, and `rate_limited`
-    its 429 answers.
+    its 429 answers. `counters`: what a shard's model calls count besides (e.g.
+    yes/no verdicts by source), summed by the runner into the stage report's counters.
     """
 
     prompt_tokens: int = 0
@@ -52,6 +54,7 @@ class Usage:
     retries: int = 0
     rate_limited: int = 0
     load_seconds: float = 0.0
+    counters: Counter = field(default_factory=Counter)
 
     def add(self, other: "Usage") -> None:
         """Add another count's tokens and requests (not its load seconds) to this one."""

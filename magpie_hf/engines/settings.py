@@ -10,6 +10,10 @@ provider's request and token budgets per minute). `share_device: true` lets the 
 models side by side on one device (a big GPU and small models); by default a
 model that loads onto a device first releases the one there.
 
+`price` (backend openai) is what the endpoint charges per million prompt and
+generated tokens: `plan` shows the cost at most, the summary, the manifest and
+the card the actual cost.
+
 Example:
     engine:
       backend: vllm
@@ -25,6 +29,7 @@ Example:
       max_concurrency: 32
       requests_per_minute: 40
       tokens_per_minute: 100000
+      price: {input_per_million: 0.2, output_per_million: 0.6}
 """
 
 from __future__ import annotations
@@ -41,8 +46,22 @@ API_FIELDS = (
     "n_per_request",
     "requests_per_minute",
     "tokens_per_minute",
+    "price",
 )
-RUN_FIELDS = ("share_device",)  # the run's model policy, not an engine argument
+RUN_FIELDS = ("share_device", "price")  # the run's model policy and its bill, not engine arguments
+
+
+class Price(BaseModel):
+    """What an endpoint charges per million prompt (input) and generated (output) tokens, in any currency."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_per_million: float = Field(ge=0)
+    output_per_million: float = Field(ge=0)
+
+    def cost(self, prompt_tokens: int, generated_tokens: int) -> float:
+        """The price of `prompt_tokens` in and `generated_tokens` out."""
+        return (prompt_tokens * self.input_per_million + generated_tokens * self.output_per_million) / 1e6
 
 
 class EngineSettings(BaseModel):
@@ -66,6 +85,7 @@ class EngineSettings(BaseModel):
     requests_per_minute: float | None = Field(default=None, gt=0)  # backend openai: client-side request budget
     tokens_per_minute: float | None = Field(default=None, gt=0)  # backend openai: client-side token budget
     share_device: bool = False  # heavy models may share a device (the run's policy, not an engine argument)
+    price: Price | None = None  # backend openai: per million tokens, for the cost shown (none: no cost shown)
 
     @model_validator(mode="before")
     @classmethod

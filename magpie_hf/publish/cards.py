@@ -7,6 +7,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from magpie_hf.core.messages import money
 from magpie_hf.core.pipeline import Pipeline
 from magpie_hf.core.resources import card_template
 
@@ -60,7 +61,21 @@ def member(manifest: dict) -> dict:
             for used in manifest.get("models", [])
         ],
         "stages": stage_rows(manifest),
+        "cost": cost_text(manifest),
     }
+
+
+def cost_text(manifest: dict) -> str:
+    """What the run cost, with its token counts and the price ("" when the recipe gave no price)."""
+    if "cost" not in manifest:
+        return ""
+    prompt = sum(stage["prompt_tokens"] for stage in manifest["stages"])
+    generated = sum(stage["generated_tokens"] for stage in manifest["stages"])
+    price = manifest["price"]
+    return (
+        f"{money(manifest['cost'])} for {prompt:,} prompt and {generated:,} generated tokens, at "
+        f"{price['input_per_million']} and {price['output_per_million']} per million (in the price's currency)"
+    )
 
 
 def schema(name: str, rows: Dataset) -> dict:

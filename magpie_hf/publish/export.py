@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
 import platform
 import shutil
 import sys
+from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,8 +38,21 @@ def package_versions() -> dict[str, str]:
 
 
 def manifest(recipe: Recipe, model: Preset, result: RunResult, rows: int, command: list[str]) -> dict:
-    """The run manifest: model, sampling per stage, rows/tokens/time per stage, versions, and the pipeline's own facts."""
+    """The run manifest: model, sampling per stage, rows/tokens/time per stage, versions, and the pipeline's own facts.
+
+    With a price in the recipe's engine block: the `price`, and the `cost` of the run and of each stage.
+    """
     pipeline = get_pipeline(recipe.pipeline)
+    price = recipe.engine.price
+    stages = [
+        {"config": entry.config.model_dump(mode="json"), **vars(report)}
+        for entry, report in zip(recipe.stage_entries(), result.reports)
+    ]
+    cost = {}
+    if price is not None:
+        for stage in stages:
+            stage["cost"] = price.cost(stage["prompt_tokens"], stage["generated_tokens"])
+        cost = {"price": price.model_dump(), "cost": price.cost(*result.tokens())}
     return {
         "recipe": recipe.name,
         "domain": recipe.domain,
@@ -53,10 +66,8 @@ def manifest(recipe: Recipe, model: Preset, result: RunResult, rows: int, comman
         "rows_requested": rows,
         "model": model.fingerprint(),
         **(pipeline.describe(recipe, model) if pipeline.describe else {}),
-        "stages": [
-            {"config": entry.config.model_dump(mode="json"), **vars(report)}
-            for entry, report in zip(recipe.stage_entries(), result.reports)
-        ],
+        "stages": stages,
+        **cost,
         "complete": result.complete,
         "seconds": result.seconds,
         "python": platform.python_version(),

@@ -1,12 +1,14 @@
 """What a run would do, from the recipe and the run dir alone: no model is loaded (`magpie-hf plan`).
 
 Per stage: the rows it gets (exact where the earlier stages have finished,
-else an upper bound), requests and generated tokens at most, shards done and
-pending. Per model: the order in which the run would load and release it, the
-device, the engine's GPU settings and the weight memory (counted from a local
-folder's files, else the preset's parameter count), and whether it can be
-reached. The load order follows the run context's rule: a heavy model loading
-onto a device first releases the one there, unless `engine.share_device`.
+else an upper bound), requests, prompt tokens (each prompt as long as the
+model's prompt limit allows) and generated tokens at most, shards done and
+pending; with a `price` in the engine block, what those tokens cost at most.
+Per model: the order in which the run would load and release it, the device,
+the engine's GPU settings and the weight memory (counted from a local folder's
+files, else the preset's parameter count), and whether it can be reached. The
+load order follows the run context's rule: a heavy model loading onto a device
+first releases the one there, unless `engine.share_device`.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from dataclasses import dataclass, field
 
 from magpie_hf.core.recipe import Recipe
 from magpie_hf.engines import engine_devices
+from magpie_hf.engines.settings import Price
 from magpie_hf.models.embeddings import MODEL_NAME as EMBEDDER
 from magpie_hf.models.hub import ModelUnreachable, check_reachable
+from magpie_hf.models.presets import model_for
 from magpie_hf.models.sizes import known_parameters_billion, weight_bytes
 from magpie_hf.run import storage
 from magpie_hf.run.context import Loaded, evictions
@@ -26,7 +30,8 @@ from magpie_hf.run.plan import kept_rows, plan_stage
 
 @dataclass
 class StagePreview:
-    """One stage: rows in (`exact` False: at most), requests, generated tokens at most, shards done and pending."""
+    """One stage: rows in (`exact` False: at most), requests, prompt and generated tokens at most, shards done
+    and pending. `prompt_tokens` is None where the rows or the model's prompt limit are unknown."""
 
     stage: str
     rows: int | None
@@ -36,6 +41,15 @@ class StagePreview:
     max_tokens: int | None
     shards_done: int
     shards_pending: int | None
+    prompt_tokens: int | None = 0
+
+    def max_cost(self, price: Price) -> float | None:
+        """What its prompt and generated tokens cost at most; None where either count is unknown."""
+        if not self.calls_model:
+            return 0.0
+        if self.prompt_tokens is None or self.max_tokens is None:
+            return None
+        return price.cost(self.prompt_tokens, self.max_tokens)
 
 
 @dataclass
@@ -62,6 +76,7 @@ class RunPreview:
     stages: list[StagePreview]
     steps: list[ModelStep]
     shared: list[str]
+    price: Price | None = None
 
 
 def preview(recipe: Recipe, rows: int, input_fingerprint: str, gpus: int, reachable: dict) -> RunPreview:
@@ -69,7 +84,8 @@ def preview(recipe: Recipe, rows: int, input_fingerprint: str, gpus: int, reacha
 
     `reachable` remembers, per Hub id, None or why it cannot be fetched (shared by the recipes of a set).
     """
-    return RunPreview(recipe.name, stage_previews(recipe, rows, input_fingerprint), *model_steps(recipe, gpus, reachable))
+    stages = stage_previews(recipe, rows, input_fingerprint)
+    return RunPreview(recipe.name, stages, *model_steps(recipe, gpus, reachable), recipe.engine.price)
 
 
 def stage_previews(recipe: Recipe, rows: int, input_fingerprint: str) -> list[StagePreview]:
@@ -80,7 +96,9 @@ def stage_previews(recipe: Recipe, rows: int, input_fingerprint: str) -> list[St
         plan = plan_stage(entry, fp, rows if exact else 0, model, run_dir, recipe.shard_size)
         done = [s for s in plan.shards if storage.exists(s.done)] if exact else storage.done_markers(plan.directory)
         calls = entry.stage.needs_model(entry.config)
-        per_row = getattr(entry.config, "n", 1) * getattr(entry.config, "max_tokens", 0)
+        max_tokens = getattr(entry.config, "max_tokens", 0)
+        per_row = getattr(entry.config, "n", 1) * max_tokens
+        prompt_limit = model_for(entry.config, model).prompt_limit(max_tokens) if calls else 0
         known = rows
         previews.append(
             StagePreview(
@@ -92,6 +110,7 @@ def stage_previews(recipe: Recipe, rows: int, input_fingerprint: str) -> list[St
                 max_tokens=None if known is None else known * per_row if calls else 0,
                 shards_done=len(done),
                 shards_pending=len(plan.shards) - len(done) if exact else None,
+                prompt_tokens=None if known is None or prompt_limit is None else known * prompt_limit,
             )
         )
         if exact and not plan.pending():

@@ -56,9 +56,10 @@ def map_shard(
 ) -> tuple[str, dict]:
     """Map one shard's rows to a staged Arrow file (in memory on a non-main rank); the file and the stats.
 
-    The stage's models load through `run`. The stats count the tokens, requests
-    and load seconds in `usage` (the shard's own, new by default; the executor
-    passes the first shard the engine load it did for it).
+    The stage's models load through `run`. The stats count the tokens, requests,
+    load seconds and counters in `usage` (the shard's own, new by default; the
+    executor passes the first shard the engine load it did for it), and the
+    stage's counter columns.
     """
     storage.makedirs(plan.directory)
     main = is_main_process()
@@ -84,7 +85,10 @@ def map_shard(
         "rows_in": len(part),
         "rows_out": len(out),
         "dropped": drop_counts(table.column(FILTER_REASON).to_pylist()) if entry.stage.drops_rows(entry.config) else {},
-        "counters": {name: int(sum(table.column(name).to_pylist())) for name in entry.stage.counters},
+        "counters": {
+            **usage.counters,
+            **{name: int(sum(table.column(name).to_pylist())) for name in entry.stage.counters},
+        },
         "generated_tokens": usage.generated_tokens,
         "prompt_tokens": usage.prompt_tokens,
         "requests": usage.requests,

@@ -3,6 +3,9 @@
 Input columns: `id`, the `{column}` placeholders of `prompt`, and the `only_if` columns.
 Output columns: `<column>` (the parsed reply: text, an answer, or yes/no; None
 where the row was not asked or nothing was found) and `<column>_raw` (the reply).
+A yes/no reply is read from the first token's logprobs when the server gives
+them, else from the text, and counted by source in the run report
+(`verdicts_logprobs`, `verdicts_text`, `verdicts_undecided`).
 
 Example:
     - stage: ask
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from magpie_hf.core.stage import fill, placeholders, stage
-from magpie_hf.stages.prompting import PARSERS, AskSampling, ask
+from magpie_hf.stages.prompting import PARSERS, AskSampling, ask, ask_yes_no
 
 if TYPE_CHECKING:
     from magpie_hf.run.context import BoundModel
@@ -43,8 +46,13 @@ def ask_rows(batch: dict[str, list], cfg: AskConfig, model: BoundModel) -> dict[
     """The parsed reply and the raw reply of every asked row."""
     rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
     asked = [i for i, row in enumerate(rows) if all(row.get(c) in v for c, v in cfg.only_if.items())]
-    replies = ask(model, [fill(cfg.prompt, rows[i]) for i in asked], [rows[i]["id"] for i in asked], cfg, cfg.column)
+    texts, ids = [fill(cfg.prompt, rows[i]) for i in asked], [rows[i]["id"] for i in asked]
+    if cfg.parse == "yes_no":
+        answers = ask_yes_no(model, texts, ids, cfg, cfg.column)
+    else:
+        answers = [(reply, PARSERS[cfg.parse](reply)) for reply in ask(model, texts, ids, cfg, cfg.column)]
     raw: list[str | None] = [None] * len(rows)
-    for i, reply in zip(asked, replies):
-        raw[i] = reply
-    return {cfg.column: [None if r is None else PARSERS[cfg.parse](r) for r in raw], f"{cfg.column}_raw": raw}
+    parsed: list = [None] * len(rows)
+    for i, (reply, value) in zip(asked, answers):
+        raw[i], parsed[i] = reply, value
+    return {cfg.column: parsed, f"{cfg.column}_raw": raw}

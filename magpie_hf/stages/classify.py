@@ -2,7 +2,9 @@
 
 Input columns: `id` and the `{column}` placeholders of the steps' prompts.
 Output columns: `<column>` (the first step answered "yes", else `otherwise`) and
-`<column>_reply` (the raw reply of the step that decided).
+`<column>_reply` (the raw reply of the step that decided). Every answer is counted
+by where its verdict came from (`verdicts_logprobs`, `verdicts_text`,
+`verdicts_undecided`; see `prompting.yes_no_verdict`) in the run report.
 
 Example:
     - stage: classify
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from magpie_hf.core.stage import fill, placeholders, stage
-from magpie_hf.stages.prompting import AskSampling, ask, parse_yes_no
+from magpie_hf.stages.prompting import AskSampling, ask_yes_no
 
 if TYPE_CHECKING:
     from magpie_hf.run.context import BoundModel
@@ -47,6 +49,7 @@ class ClassifyConfig(AskSampling):
     config=ClassifyConfig,
     inputs=lambda c: ["id", *dict.fromkeys(p for s in c.steps for p in placeholders(s.prompt))],
     outputs=lambda c: [c.column, f"{c.column}_reply"],
+    version="2",
 )
 def classify(batch: dict[str, list], cfg: ClassifyConfig, model: BoundModel) -> dict[str, list]:
     """The class per row and the raw reply of the step that decided it."""
@@ -55,9 +58,9 @@ def classify(batch: dict[str, list], cfg: ClassifyConfig, model: BoundModel) -> 
     replies: list[str] = [""] * len(rows)
     for step in cfg.steps:
         open_rows = [i for i, t in enumerate(types) if t is None]
-        texts = [fill(step.prompt, rows[i]) for i in open_rows]
-        for i, reply in zip(open_rows, ask(model, texts, [rows[i]["id"] for i in open_rows], cfg, step.name)):
+        texts, ids = [fill(step.prompt, rows[i]) for i in open_rows], [rows[i]["id"] for i in open_rows]
+        for i, (reply, yes) in zip(open_rows, ask_yes_no(model, texts, ids, cfg, step.name)):
             replies[i] = reply
-            if parse_yes_no(reply):
+            if yes:
                 types[i] = step.name
     return {cfg.column: [t or cfg.otherwise for t in types], f"{cfg.column}_reply": replies}

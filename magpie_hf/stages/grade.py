@@ -6,10 +6,12 @@ graded columns together), when it has at least `min_majority_votes` votes and
 `min_majority_share` of the answered ones; `answer_or_majority` takes the
 reference where the row has one, else the majority. math-verify decides; with
 `llm_judge: true` the model is asked where math-verify cannot (no parseable
-answer, or a timeout). Each verdict records who decided. An answer that
-math-verify finds equal only because it repeats the question's own expression
-(`\\sqrt[4]{12960000}` for a question asking for it) is `restated_question`,
-not correct.
+answer, or a timeout); its Yes/No comes from the first token's logprobs when the
+server gives them, else from the text, counted by source in the run report
+(`verdicts_logprobs`, `verdicts_text`, `verdicts_undecided`). Each verdict
+records who decided. An answer that math-verify finds equal only because it
+repeats the question's own expression (`\\sqrt[4]{12960000}` for a question
+asking for it) is `restated_question`, not correct.
 
 Input columns: `id`, each of `columns` (lists of completions), `question_column`
 unless null, and `answer_column` unless `reference: majority`.
@@ -35,7 +37,7 @@ from pydantic import Field
 
 from magpie_hf.core.stage import StageConfig, fill, stage
 from magpie_hf.math.grading import Verdict, extract_answer, grade_rows, majority_answer
-from magpie_hf.stages.prompting import AskSampling, ask, parse_yes_no
+from magpie_hf.stages.prompting import AskSampling, ask_yes_no
 
 if TYPE_CHECKING:
     from magpie_hf.run.context import BoundModel
@@ -140,7 +142,7 @@ def judge_undecided(batch, column, answers, references, correct, judged, cfg: Gr
         fill(cfg.judge_prompt, {"expected": references[r][0], "predicted": answers[r][k] or batch[column][r][k][-400:]})
         for r, k in undecided
     ]
-    replies = ask(model, prompts, [f"{batch['id'][r]}:{column}:{k}" for r, k in undecided], cfg, "judge")
-    for (r, k), reply in zip(undecided, replies):
-        correct[r][k] = parse_yes_no(reply)
+    verdicts = ask_yes_no(model, prompts, [f"{batch['id'][r]}:{column}:{k}" for r, k in undecided], cfg, "judge")
+    for (r, k), (_, yes) in zip(undecided, verdicts):
+        correct[r][k] = yes
         judged[r][k] = "llm"

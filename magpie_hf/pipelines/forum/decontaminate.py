@@ -4,8 +4,11 @@ For each problem: the top-k most similar benchmark problems by MiniLM cosine
 similarity, their word n-gram overlap, then "are these the same problem?" to
 the LLM for candidates above `min_similarity`. Exact matches, near-verbatim
 embeddings (`flag_similarity`) and heavy n-gram overlap (`flag_ngram`) are
-flagged without asking. MiniLM runs in float32 here by default (`dtype`), so a
-similarity near a threshold comes out the same on every machine.
+flagged without asking. The LLM's Yes/No comes from the first token's logprobs
+when the server gives them, else from the text, counted by source in the run
+report (`verdicts_logprobs`, `verdicts_text`, `verdicts_undecided`). MiniLM
+runs in float32 here by default (`dtype`), so a similarity near a threshold
+comes out the same on every machine.
 
 Input columns: `id`, `problem`.
 Output columns: `contaminated`, `contamination_decided_by` (exact / similarity /
@@ -27,7 +30,7 @@ from magpie_hf.core.stage import fill, stage
 from magpie_hf.models.cache import cache_dir
 from magpie_hf.models.embeddings import MODEL_NAME as EMBEDDER
 from magpie_hf.models.embeddings import Embedder, EmbedDtype, resolve_dtype
-from magpie_hf.stages.prompting import AskSampling, ask, parse_yes_no
+from magpie_hf.stages.prompting import AskSampling, ask_yes_no
 
 if TYPE_CHECKING:
     from magpie_hf.run.context import BoundModel
@@ -120,6 +123,7 @@ OUTPUTS = (
     config=DecontaminateConfig,
     inputs=("id", "problem"),
     outputs=OUTPUTS,
+    version="2",
     loads=lambda c: [("embedder", EMBEDDER)],
 )
 def decontaminate(batch: dict[str, list], cfg: DecontaminateConfig, model: BoundModel) -> dict[str, list]:
@@ -156,9 +160,9 @@ def decontaminate(batch: dict[str, list], cfg: DecontaminateConfig, model: Bound
         out["closest_similarity"].append(similarity[row].get(best, 1.0))  # only an exact match can miss the top k
         out["ngram_overlap"].append(max(overlaps.values()))
     prompts = [fill(cfg.judge_prompt, {"problem": problems[r], "benchmark": texts[j]}) for r, j in questions]
-    replies = ask(model, prompts, [f"{batch['id'][r]}:{j}" for r, j in questions], cfg, "same")
-    for (row, j), reply in zip(questions, replies):
-        if parse_yes_no(reply) and not out["contaminated"][row]:
+    answers = ask_yes_no(model, prompts, [f"{batch['id'][r]}:{j}" for r, j in questions], cfg, "same")
+    for (row, j), (_, yes) in zip(questions, answers):
+        if yes and not out["contaminated"][row]:
             out["contaminated"][row] = True
             out["contamination_decided_by"][row] = "llm"
             out["closest_benchmark_problem"][row], out["closest_benchmark"][row] = texts[j], names[j]

@@ -17,20 +17,19 @@ Output columns: `candidate_scores` (a list per row), `reward_truncated` (counted
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from magpie_hf.core.stage import StageConfig, stage
 from magpie_hf.engines import Sampling
-from magpie_hf.models.presets import Preset, tokenizer
 from magpie_hf.models.reward_model import (
     DEFAULT_REWARD_MODEL,
     candidate_conversations,
     regroup,
     score_distributed,
 )
+from magpie_hf.stages.prompting import verdict_ids, yes_share
 
 if TYPE_CHECKING:
     from magpie_hf.run.context import BoundModel
@@ -55,13 +54,8 @@ class RewardsConfig(StageConfig):
 
 def yes_probability(logprobs: dict[str, float]) -> float:
     """P(Yes) / (P(Yes) + P(No)) over the token variants (" yes", "Yes", ...); 0.5 if neither appears."""
-    mass = {"yes": 0.0, "no": 0.0}
-    for token, logprob in logprobs.items():
-        word = token.strip().lower()
-        if word in mass:
-            mass[word] += math.exp(logprob)
-    total = mass["yes"] + mass["no"]
-    return mass["yes"] / total if total else 0.5
+    share = yes_share(logprobs)
+    return 0.5 if share is None else share
 
 
 THINK_OPEN, THINK_CLOSED = "<think>\n", "<think>\n\n</think>\n\n"
@@ -77,13 +71,6 @@ def verdict_prompt(prompt: str, reasoning: bool) -> str:
     if prompt.endswith(THINK_OPEN):
         return prompt + "\n</think>\n\n"
     return prompt + THINK_CLOSED if reasoning else prompt
-
-
-def verdict_ids(model: Preset) -> tuple[int, ...]:
-    """Ids of the one-token spellings of Yes and No, whose logprobs the judge asks for even outside the top ones."""
-    words = ("Yes", " Yes", "yes", " yes", "No", " No", "no", " no")
-    encoded = [tokenizer(model).encode(w, add_special_tokens=False) for w in words]
-    return tuple(dict.fromkeys(ids[0] for ids in encoded if len(ids) == 1))
 
 
 def judge_scores(conversations: list[list[dict]], cfg: RewardsConfig, model: BoundModel, ids: list[str]) -> list[float]:
