@@ -137,7 +137,7 @@ def test_plan_summary_manifest_and_card_show_the_cost(solutions_args, solutions)
 
 def test_a_model_the_server_does_not_serve_stops_the_run_in_one_line(server, tmp_path):
     proc = magpie(*problems_args(server, tmp_path), "--engine-arg", "model=no-such-model", code=2)
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("magpie-hf: error: ") and "Server is pinned to" in lines[0], lines[0]
-    assert "/v1//" not in lines[0]
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]  # the stages' bars, then the error
+    errors = [line for line in lines if line.startswith("magpie-hf: error: ")]
+    assert errors == lines[-1:] and "Traceback" not in proc.stderr, proc.stderr
+    assert "HTTP 400: Server is pinned to" in errors[0] and "/v1//" not in errors[0], errors[0]
