@@ -92,3 +92,20 @@ def test_a_slow_shard_does_not_hold_the_next_ones_back(tmp_path, monkeypatch):
     run(tmp_path, engine, monkeypatch)
     assert ["Problem 0?" in p for p in engine.finished[:4]] == [False, False, False, True]
     assert [url.rsplit("/", 1)[-1] for url in committed] == [f"shard-{i:05d}.done" for i in range(4)]
+
+
+class Endpoint(SlowConcurrentEngine):
+    """As the API engine: it tells how many requests it has in flight."""
+
+    @property
+    def in_flight(self) -> int:
+        return self.inflight
+
+
+def test_an_endpoints_bar_shows_its_request_rate_and_requests_in_flight(tmp_path, monkeypatch, capsys):
+    run(tmp_path / "local", SlowConcurrentEngine(capacity=2), monkeypatch)
+    local = capsys.readouterr().err
+    assert "tok_s=" in local and "req_s=" not in local  # a local engine's bar: its token rate only
+    run(tmp_path / "endpoint", Endpoint(capacity=2), monkeypatch)
+    bar = capsys.readouterr().err
+    assert "req_s=" in bar and "in_flight=" in bar and bar.count("\n") < 12  # one bar, no sub-bars
