@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 test: install
-	$(BIN)/python -m pytest -v --durations=25
+	$(BIN)/python -m pytest -v
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not e2e and not integration"

@@ -299,7 +299,7 @@ class OpenAIEngine:
         for attempt in range(self.retries + 1):
             wait = min(self.backoff * 2**attempt, 60.0) * (0.5 + random.random() / 2)
             await self.slots.take()
-            throttled = False
+            throttled = answered = False
             try:
                 if self.request_pace:
                     await self.request_pace.spend(1)
@@ -311,6 +311,7 @@ class OpenAIEngine:
                         if self.token_pace and reply.get("usage"):
                             used = reply["usage"].get("prompt_tokens", 0) + reply["usage"].get("completion_tokens", 0)
                             self.token_pace.refund(tokens - used)
+                        answered = True
                         return reply
                     problem = f"HTTP {response.status}: {_server_message(await response.text())}"
                     if response.status != 429 and response.status < 500:
@@ -322,8 +323,8 @@ class OpenAIEngine:
                 problem = f"{type(err).__name__}: {err}"
             finally:
                 await self.slots.give(throttled)
-            if self.token_pace:
-                self.token_pace.refund(tokens)  # not answered: its tokens were not spent
+                if self.token_pace and not answered:
+                    self.token_pace.refund(tokens)  # refused, throttled or dropped: its tokens were not spent
             if attempt < self.retries:
                 usage.retries += 1
                 log.warning("%s: %s; retrying in %.1f s", url, problem, wait)
