@@ -73,25 +73,37 @@ def outputs(cfg: SampleConfig) -> list[str]:
     return [cfg.label, f"{cfg.label}_finish_reasons", f"{cfg.label}_tokens", f"{cfg.label}_config"]
 
 
-@stage("sample", config=SampleConfig, version="2", inputs=lambda c: ["id", *placeholders(c.prompt)], outputs=outputs)
-def sample(batch: dict[str, list], cfg: SampleConfig, model: BoundModel) -> dict[str, list]:
-    """`cfg.n` completions per row from a single request each; columns are prefixed with the label.
+def sample_requests(
+    batch: dict[str, list], cfg: SampleConfig, model: BoundModel, values: dict | None = None, stop: tuple[str, ...] = ()
+) -> tuple[list[str], list[Sampling], str]:
+    """Per row its chat prompt and seeded sampling (`cfg.n` completions), and the prompt template as rendered.
 
-    `model` is the entry's own (`cfg.model`) when it names one: the runner resolves it.
+    Args:
+        values: placeholder values shared by every row (the row's columns win).
+        stop: stop strings besides the model's own.
     """
-    rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
+    rows = [{**(values or {}), **dict(zip(batch, row))} for row in zip(*batch.values())]
     prompts = [model.chat_prompt(chat(cfg.system_prompt, fill(cfg.prompt, row))) for row in rows]
     base = Sampling(
         n=cfg.n,
         temperature=cfg.temperature,
         top_p=cfg.top_p,
         max_tokens=cfg.max_tokens,
-        stop=model.stop,
+        stop=(*model.stop, *stop),
         stop_token_ids=model.stop_token_ids,
     )
-    sampling = per_row_sampling(base, cfg.seed, batch["id"], salt=cfg.label)
+    template = model.chat_prompt(chat(cfg.system_prompt, fill(cfg.prompt, values or {}))) if rows else cfg.prompt
+    return prompts, per_row_sampling(base, cfg.seed, batch["id"], salt=cfg.label), template
+
+
+@stage("sample", config=SampleConfig, version="2", inputs=lambda c: ["id", *placeholders(c.prompt)], outputs=outputs)
+def sample(batch: dict[str, list], cfg: SampleConfig, model: BoundModel) -> dict[str, list]:
+    """`cfg.n` completions per row from a single request each; columns are prefixed with the label.
+
+    `model` is the entry's own (`cfg.model`) when it names one: the runner resolves it.
+    """
+    prompts, sampling, template = sample_requests(batch, cfg, model)
     outs = model.generate(prompts, sampling, ids=batch["id"])
-    template = model.chat_prompt(chat(cfg.system_prompt, cfg.prompt)) if rows else cfg.prompt
     return {
         cfg.label: [[kept_text(p, c.text, cfg.strip_thinking) for c in o] for p, o in zip(prompts, outs)],
         f"{cfg.label}_finish_reasons": [[c.finish_reason for c in o] for o in outs],

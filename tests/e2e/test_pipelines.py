@@ -122,3 +122,28 @@ def test_forum_demo_runs_reuses_and_names_missing_inputs(tmp_path):
     ]
     out = magpie(*solutions).stdout
     assert "judge_answers" in out and "prepare_for_sft" in out
+
+
+def test_tir_demo_runs_model_written_code_and_exports_loadable_configs(tmp_path):
+    train = [json.loads(line) for line in Path("../shared/data/train/math_train_2k.jsonl").read_text().splitlines()]
+    easy = [row for row in train if row["difficulty"] == 1.0][:3]
+    problems = tmp_path / "problems.parquet"
+    Dataset.from_dict(
+        {
+            "id": [f"t{i}-p0" for i in range(len(easy))],
+            "problem": [row["problem"] for row in easy],
+            "expected_answer": [row["answer"] for row in easy],
+            "contaminated": [False] * len(easy),
+            "post_id": [f"t{i}" for i in range(len(easy))],
+        }
+    ).to_parquet(problems)
+    tiny = ["--set", "stages.generate_solutions.n=2", "--set", "stages.generate_solutions.max_tokens=128"]
+    args = ["run", "openmathreasoning/tir", "--mode", "demo", "--set", f"source.path={problems}", *tiny]
+    out = magpie(*args, "--run-dir", str(tmp_path / "runs"), "--output", str(tmp_path / "tir")).stdout
+    assert "generate_solutions: code_errors" in out and "postprocess_tir_generations: tir_" in out
+    judged = every_row(tmp_path / "tir", "judged")
+    assert len(judged) == 3 and all(len(s) == 2 for s in judged["solver"])
+    ran = sum(map(sum, judged["solver_code_executions"]))
+    assert ran == int(out.split("code_executions ")[1].split(",")[0])  # the summary counts what the rows hold
+    for transcript, count in zip(sum(judged["solver"], []), sum(judged["solver_code_executions"], [])):
+        assert transcript.count("```output\n") >= count  # every block that ran has its output in the transcript

@@ -1,7 +1,7 @@
 """Curated forum problems (after NeMo-Skills' OpenMathReasoning): extract, classify, answer, decontaminate, solve.
 
-Stages: `prepare_threads`, `merge_problems`, `decontaminate` and `correct_solutions` here;
-`ask_list`, `classify`, `ask`, `sample` and `grade` come from the stage library.
+Stages: `prepare_threads`, `merge_problems`, `decontaminate`, `postprocess_tir` and `correct_solutions` here;
+`ask_list`, `classify`, `ask`, `sample`, `tir` and `grade` come from the stage library.
 """
 
 from __future__ import annotations
@@ -9,7 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from magpie_hf.core.pipeline import Pipeline, Table, register_pipeline
-from magpie_hf.pipelines.forum import correct_solutions, decontaminate, merge_problems, prepare  # noqa: F401
+from magpie_hf.pipelines.forum import (  # noqa: F401
+    correct_solutions,
+    decontaminate,
+    merge_problems,
+    postprocess_tir,
+    prepare,
+)
 
 if TYPE_CHECKING:
     from datasets import Dataset

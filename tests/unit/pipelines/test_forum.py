@@ -201,3 +201,81 @@ def test_fill_majority_answer_is_a_stage_that_judge_answers_reads(scripted, tmp_
     kept = sorted(concatenate_datasets(list(sft.values()))["id"])
     # the converted proof is judged against its solutions' majority (6), the other against its extracted 24
     assert kept == ["t0-p0-s0", "t0-p0-s1", "t0-p0-s3", "t1-p0-s0", "t1-p0-s2"]
+
+
+TIR_DONE = "Sum first.\n<tool_call>\nprint(2 + 3)\n</tool_call>\n```output\n5\n```\nSo \\boxed{5}."
+
+
+@pytest.mark.parametrize(
+    ("text", "executions", "reason"),
+    [
+        (TIR_DONE, 1, None),
+        ("Just \\boxed{5}.", 0, "no_code"),
+        ("Sum first.\n<tool_call>\nprint(2 + 3)\n</tool_call>", 1, "incomplete_code"),  # executions ran out
+        ("Surely \\boxed{5}.\n" + TIR_DONE, 1, "boxed_before_code"),
+        (TIR_DONE.replace("print(2 + 3)", "import matplotlib.pyplot as plt\nprint(2 + 3)"), 1, "matplotlib"),
+    ],
+)
+def test_postprocess_tir_marks_solutions_unfit_for_sft(text, executions, reason):
+    from magpie_hf.pipelines.forum.postprocess_tir import PostprocessTirConfig, filter_reason
+
+    assert filter_reason(text, executions, PostprocessTirConfig()) == reason
+
+
+def test_postprocess_tir_normalises_code_tags_of_kept_solutions_and_counts_reasons(scripted):
+    from magpie_hf.pipelines.forum.postprocess_tir import PostprocessTirConfig, postprocess_tir
+
+    model, _ = scripted
+    cfg = PostprocessTirConfig(new_code_begin="```python\n", new_code_end="```\n")
+    batch = {"id": ["q1"], "solver": [[TIR_DONE, "Just \\boxed{5}."]], "solver_code_executions": [[1, 0]]}
+    out = postprocess_tir(batch, cfg, model)
+    normalised = "Sum first.\n```python\nprint(2 + 3)\n```\n```output\n5\n```\nSo \\boxed{5}."
+    assert out["solver"] == [[normalised, "Just \\boxed{5}."]]
+    assert out["solver_tir_filter"] == [[None, "no_code"]]
+    assert model.usage.counters == {"tir_kept": 1, "tir_no_code": 1}
+
+
+def test_tir_sft_rows_skip_marked_solutions_and_carry_their_code_execution_counts(embedded):
+    batch = {
+        "id": ["q1"],
+        "domain": ["forum"],
+        "problem": ["P1"],
+        "contaminated": [False],
+        "solver": [["a", "b", "c"]],
+        "solver_correct": [[True, True, False]],
+        "solver_judged_by": [["math_verify"] * 3],
+        "solver_code_executions": [[2, 0, 1]],
+        "solver_tir_filter": [[None, "no_code", None]],
+    }
+    cfg = CorrectSolutionsConfig(prompt="Up to {total_code_executions} calls.\n{problem}", code_executions=True)
+    out = correct_solutions(batch, cfg, embedded)
+    assert out["id"] == ["q1-s0"] and out["code_executions"] == [2]
+    assert out["messages"][0][0] == {"role": "user", "content": "Up to 2 calls.\nP1"}
+
+
+def test_tir_demo_recipe_runs_code_judges_and_exports_sft_rows_with_counts(scripted, tmp_path):
+    from datasets import Dataset, concatenate_datasets, load_dataset
+
+    _, engine = scripted
+    engine.rules["```output\n24\n"] = "So there are \\boxed{24} divisors."
+    engine.rules["divisors of 360"] = "```python\nfrom sympy import divisor_count\nprint(divisor_count(360))\n"
+    engine.default = "Guessing \\boxed{7}."  # the other problem: no code, wrong
+    problems = tmp_path / "problems.parquet"
+    Dataset.from_dict(
+        {
+            "id": ["t0-p0", "t1-p0"],
+            "problem": [DIVISORS, "What is 3 + 4?"],
+            "expected_answer": ["24", "7"],
+            "contaminated": [False, False],
+            "post_id": ["t0", "t1"],
+        }
+    ).to_parquet(problems)
+    args = ["run", "openmathreasoning/tir", "--mode", "demo", "--engine", "fake", "--set", f"source.path={problems}"]
+    assert main([*args, "--run-dir", str(tmp_path / "runs"), "--output", str(tmp_path / "out")]) == 0
+    sft = concatenate_datasets(list(load_dataset(str(tmp_path / "out"), "sft").values()))
+    assert sorted(sft["id"]) == [f"t0-p0-s{k}" for k in range(4)]  # t1-p0 is right without code: not TIR data
+    assert set(sft["code_executions"]) == {1}
+    user, assistant = sft[0]["messages"]
+    assert "You may perform up to 1 Python code calls" in user["content"] and DIVISORS in user["content"]
+    assert "```python\nfrom sympy import divisor_count" in assistant["content"]
+    assert "```output\n24\n```" in assistant["content"]
