@@ -13,7 +13,7 @@ with its device and seconds, for the manifest.
 
 Stages see the run through a `BoundModel`: the stage's model (a `Preset`: its
 chat facts are read from it as from the preset) bound to the run, with
-`generate` and the run's scorer and embedder, and the token counts of its shard.
+`generate` and the run's scorer, embedder and sandbox, and the token counts of its shard.
 Shards of one stage may run in several threads at once (streaming): loads and
 counts are guarded by the context's lock.
 
@@ -34,6 +34,7 @@ from typing import Any, Callable, Sequence
 
 from magpie_hf.engines import BACKENDS, Completion, Engine, Prompt, Sampling, Usage, engine_devices, generate
 from magpie_hf.models.presets import Preset
+from magpie_hf.sandbox import Sandbox, SandboxLimits
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 class Loaded:
     """A model the run holds: what it is, where, and the object itself."""
 
-    kind: str  # engine, scorer or embedder
+    kind: str  # engine, scorer, embedder or sandbox
     name: str
     devices: tuple[str, ...]
     heavy: bool
@@ -171,6 +172,10 @@ class RunContext:
         loader = partial(Embedder.load, device)
         return self.load(("embedder",), "embedder", MODEL_NAME, (_indexed(device),), loader, device != "cpu", usage)
 
+    def sandbox(self, limits: SandboxLimits) -> Sandbox:
+        """The run's sandbox for model-written Python under `limits`: one per limits, closed with the run."""
+        return self.load(("sandbox", limits), "sandbox", "python", ("cpu",), partial(Sandbox, limits), heavy=False)
+
     def bind(self, preset: Preset, usage: Usage | None = None) -> "BoundModel":
         """`preset` as a stage sees it, counting into `usage` (its shard's) and the run's totals."""
         return BoundModel(preset, self, usage or Usage())
@@ -244,3 +249,7 @@ class BoundModel:
     def embedder(self):
         """The run's sentence embedder (see `RunContext.embedder`)."""
         return self.run.embedder(self.usage)
+
+    def sandbox(self, limits: SandboxLimits) -> Sandbox:
+        """The run's sandbox under `limits` (see `RunContext.sandbox`)."""
+        return self.run.sandbox(limits)

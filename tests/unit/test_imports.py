@@ -16,14 +16,16 @@ ROOT = Path(magpie_hf.__file__).parent
 # the files in it that are layers of their own, e.g. `core/hardware.py`); every file needs a layer.
 LAYERS: dict[str, tuple[str, ...]] = {
     "core/hardware.py": (),
+    "sandbox.py": (),
+    "sandbox_prelude.py": (),  # run as a script by the sandbox's child: the standard library only
     "math/": (),
     "models/": ("core/hardware.py",),
     "engines/": ("core/hardware.py", "models/"),
     "core/": ("engines/", "models/"),
     "publish/": ("core/", "models/"),
-    "run/": ("core/", "engines/", "models/", "publish/"),
-    "stages/": ("core/", "engines/", "math/", "models/", "run/"),
-    "pipelines/": ("core/", "engines/", "math/", "models/", "run/", "stages/"),
+    "run/": ("core/", "engines/", "models/", "publish/", "sandbox.py"),
+    "stages/": ("core/", "engines/", "math/", "models/", "run/", "sandbox.py"),
+    "pipelines/": ("core/", "engines/", "math/", "models/", "run/", "sandbox.py", "stages/"),
     "cli/": ("core/", "engines/", "publish/", "run/"),
     "__init__.py": ("core/", "math/", "run/"),
     "grading.py": ("math/",),

@@ -10,6 +10,7 @@ from magpie_hf.engines import BACKENDS, Sampling
 from magpie_hf.engines.fake import ScriptedEngine
 from magpie_hf.models.presets import resolve_model
 from magpie_hf.run.context import RunContext
+from magpie_hf.sandbox import SandboxLimits
 
 
 class Fake:
@@ -92,3 +93,17 @@ def test_failures_belong_to_one_bound_model(scripted):
     model.generate(["word " * 3000], Sampling(), ids=["x"])
     assert model.failures == {"x": "prompt_too_long"}
     assert model.run.bind(model.preset).failures == {}  # the next batch starts clean
+
+
+def test_a_run_holds_one_sandbox_per_limits_and_closes_it():
+    limits = SandboxLimits(wall_seconds=5)
+    with RunContext() as run:
+        run.load(("engine",), "engine", "e", ("cpu",), lambda: Fake("e", []))  # heavy on the CPU: stays loaded
+        sandbox = run.sandbox(limits)
+        assert run.bind(resolve_model("embedded")).sandbox(SandboxLimits(wall_seconds=5)) is sandbox
+        assert run.sandbox(SandboxLimits(wall_seconds=6)) is not sandbox
+        assert sandbox.run("print(6 * 7)").text == "42\n"
+        assert [e["kind"] for e in run.events] == ["engine", "sandbox", "sandbox"]
+    assert [(e["event"], e["kind"]) for e in run.events[3:]] == [("release", "engine")] + [("release", "sandbox")] * 2
+    with pytest.raises(RuntimeError, match="closed"):
+        sandbox.run("print(1)")
