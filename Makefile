@@ -15,7 +15,7 @@ RUN_ARGS := --model $(MODEL) $(if $(SCALE),--scale $(SCALE)) $(if $(COUNT),--cou
 
 DOMAINS := algebra calculus geometry statistics number_theory discrete
 
-.PHONY: install test test-fast $(DOMAINS) all-domains cft forum bench clean
+.PHONY: install test test-fast $(DOMAINS) all-domains cft forum tir bench clean
 
 install: $(STAMP)
 
@@ -55,6 +55,11 @@ cft: install
 forum: install
 	$(BIN)/magpie-hf run recipes/openmathreasoning/problems.yaml --mode demo
 	$(BIN)/magpie-hf run recipes/openmathreasoning/solutions.yaml --mode demo
+
+# Tool-integrated solutions (Python run in a sandbox) of the problems the forum demo extracts.
+tir: install
+	$(BIN)/magpie-hf run recipes/openmathreasoning/problems.yaml --mode demo
+	$(BIN)/magpie-hf run recipes/openmathreasoning/tir.yaml --mode demo
 
 bench: install
 	$(BIN)/python bench/engine_overhead.py
