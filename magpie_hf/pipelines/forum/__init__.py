@@ -1,7 +1,9 @@
-"""Curated forum problems (after NeMo-Skills' OpenMathReasoning): extract, classify, answer, decontaminate, solve.
+"""Curated forum problems (after NeMo-Skills' OpenMathReasoning): extract, classify, answer, decontaminate, solve,
+select (GenSelect).
 
-Stages: `prepare_threads`, `merge_problems`, `decontaminate` and `correct_solutions` here;
-`ask_list`, `classify`, `ask`, `sample` and `grade` come from the stage library.
+Stages: `prepare_threads`, `merge_problems`, `decontaminate`, `correct_solutions`, `genselect_instances`,
+`summarize_candidates`, `genselect_pick` and `correct_picks` here; `ask_list`, `classify`, `ask`, `sample`
+and `grade` come from the stage library.
 """
 
 from __future__ import annotations
@@ -9,7 +11,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from magpie_hf.core.pipeline import Pipeline, Table, register_pipeline
-from magpie_hf.pipelines.forum import correct_solutions, decontaminate, merge_problems, prepare  # noqa: F401
+from magpie_hf.pipelines.forum import (  # noqa: F401
+    correct_solutions,
+    decontaminate,
+    genselect,
+    genselect_instances,
+    merge_problems,
+    prepare,
+    summarize_candidates,
+)
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -26,6 +36,8 @@ PIPELINE = register_pipeline(
         tables={
             "problems": Table("problems", as_exported, task="question-answering"),
             "sft": Table("sft", as_exported, tag="sft"),
+            "judged": Table("judged", as_exported),
+            "genselect": Table("genselect", as_exported, tag="sft"),
         },
         card="forum.md",
         tags=("synthetic", "math", "openmathreasoning"),
@@ -37,6 +49,7 @@ PIPELINE = register_pipeline(
             "expected_answer_source",
             "judged_by",
             "filter_reason",
+            "num_candidates",
         ),
     )
 )
