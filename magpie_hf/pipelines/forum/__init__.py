@@ -38,6 +38,7 @@ PIPELINE = register_pipeline(
             "sft": Table("sft", as_exported, tag="sft"),
             "judged": Table("judged", as_exported),
             "genselect": Table("genselect", as_exported, tag="sft"),
+            "picks": Table("picks", as_exported),
         },
         card="forum.md",
         tags=("synthetic", "math", "openmathreasoning"),

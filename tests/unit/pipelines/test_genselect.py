@@ -207,11 +207,13 @@ def test_solutions_judged_export_feeds_genselect_end_to_end(scripted, tmp_path):
         len(re.findall(r"Solution \d+:\n", m[0]["content"])) == len(c)
         for m, c in zip(rows["messages"], rows["candidates"])
     )
+    picked = concatenate_datasets(list(load_dataset(str(tmp_path / "gs"), "picks").values()))
+    assert set(rows["id"]) < set(picked["id"]) and False in picked["pick_correct"]  # wrong picks: only in `picks`
     manifest = json.loads((tmp_path / "gs/manifest.json").read_text())
     stages = {s["stage"]: s for s in manifest["stages"]}
     picks = stages["label_data"]["counters"]
     assert picks["picks_correct"] == len(rows) and picks["picks_unparseable"] == 0
-    assert picks["picks_correct"] + picks["picks_wrong"] == stages["prepare_labeling_data"]["rows_out"]
+    assert picks["picks_correct"] + picks["picks_wrong"] == stages["prepare_labeling_data"]["rows_out"] == len(picked)
     assert stages["prepare_for_sft"]["dropped"].get("wrong_pick", 0) == picks["picks_wrong"]
     card = " ".join((tmp_path / "gs/README.md").read_text().split())
     assert f"picked a correct candidate {len(rows)} times, a wrong one {picks['picks_wrong']} times" in card
