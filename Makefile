@@ -51,10 +51,11 @@ all-domains: install
 cft: install
 	$(BIN)/magpie-hf run recipes/cft/demo.yaml
 
-# Forum problems (OpenMathReasoning recipe) on our 12-thread sample, then their judged solutions.
+# Forum problems (OpenMathReasoning recipe) on our 12-thread sample, their judged solutions, then GenSelect.
 forum: install
 	$(BIN)/magpie-hf run recipes/openmathreasoning/problems.yaml --mode demo
 	$(BIN)/magpie-hf run recipes/openmathreasoning/solutions.yaml --mode demo
+	$(BIN)/magpie-hf run recipes/openmathreasoning/genselect.yaml --mode demo
 
 # Tool-integrated solutions (Python run in a sandbox) of the problems the forum demo extracts.
 tir: install
