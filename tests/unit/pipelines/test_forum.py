@@ -112,7 +112,13 @@ def test_forum_recipes_keep_prompts_in_yaml(name, tmp_path):
 
         names = [e.name for e in load_recipe(f"recipes/openmathreasoning/{name}.yaml").stage_entries()]
         assert names == [
-            "prepare", "extract_problems", "classify_problems", "extract_answers", "convert_proofs", "merge_data", "decontaminate"
+            "prepare",
+            "extract_problems",
+            "classify_problems",
+            "extract_answers",
+            "convert_proofs",
+            "merge_data",
+            "decontaminate",
         ]
 
 
@@ -176,22 +182,13 @@ def test_extract_problems_alone_runs_on_a_fresh_run_dir(scripted, tmp_path):
     assert ran == ["extract_problems", "prepare"]  # the preparatory step ran with it; nothing after it did
 
 
-def test_fill_majority_answer_is_a_stage_that_judge_answers_reads(scripted, tmp_path):
-    from datasets import Dataset, concatenate_datasets, load_dataset
+def test_fill_majority_answer_is_a_stage_that_judge_answers_reads(scripted, tmp_path, forum_problems):
+    from datasets import concatenate_datasets, load_dataset
 
     _, engine = scripted
     engine.rules["largest integer"] = ["\\boxed{6}", "\\boxed{6}", "\\boxed{3}", "\\boxed{6}"]
     engine.rules["divisors of 360"] = ["\\boxed{24}", "\\boxed{12}"]
-    problems = tmp_path / "problems.parquet"
-    Dataset.from_dict(
-        {
-            "id": ["t0-p0", "t1-p0"],
-            "problem": [CONVERTED, DIVISORS],
-            "expected_answer": [None, "24"],  # a converted proof has none
-            "contaminated": [False, False],
-            "post_id": ["t0", "t1"],
-        }
-    ).to_parquet(problems)
+    problems = forum_problems([CONVERTED, DIVISORS], [None, "24"])  # a converted proof has no answer
     args = ["run", "openmathreasoning/solutions", "--mode", "demo", "--engine", "fake"]
     args += ["--set", f"source.path={problems}", "--run-dir", str(tmp_path / "runs"), "--output", str(tmp_path / "out")]
     assert main([*args, "--stages", "generate_solutions"]) == 0
@@ -253,23 +250,14 @@ def test_tir_sft_rows_skip_marked_solutions_and_carry_their_code_execution_count
     assert out["messages"][0][0] == {"role": "user", "content": "Up to 2 calls.\nP1"}
 
 
-def test_tir_demo_recipe_runs_code_judges_and_exports_sft_rows_with_counts(scripted, tmp_path):
-    from datasets import Dataset, concatenate_datasets, load_dataset
+def test_tir_demo_recipe_runs_code_judges_and_exports_sft_rows_with_counts(scripted, tmp_path, forum_problems):
+    from datasets import concatenate_datasets, load_dataset
 
     _, engine = scripted
     engine.rules["```output\n24\n"] = "So there are \\boxed{24} divisors."
     engine.rules["divisors of 360"] = "```python\nfrom sympy import divisor_count\nprint(divisor_count(360))\n"
     engine.default = "Guessing \\boxed{7}."  # the other problem: no code, wrong
-    problems = tmp_path / "problems.parquet"
-    Dataset.from_dict(
-        {
-            "id": ["t0-p0", "t1-p0"],
-            "problem": [DIVISORS, "What is 3 + 4?"],
-            "expected_answer": ["24", "7"],
-            "contaminated": [False, False],
-            "post_id": ["t0", "t1"],
-        }
-    ).to_parquet(problems)
+    problems = forum_problems([DIVISORS, "What is 3 + 4?"], ["24", "7"])
     args = ["run", "openmathreasoning/tir", "--mode", "demo", "--engine", "fake", "--set", f"source.path={problems}"]
     assert main([*args, "--run-dir", str(tmp_path / "runs"), "--output", str(tmp_path / "out")]) == 0
     sft = concatenate_datasets(list(load_dataset(str(tmp_path / "out"), "sft").values()))

@@ -178,23 +178,14 @@ def pick_first(prompt: str) -> str:
     return "Judgment: 0"
 
 
-def test_solutions_judged_export_feeds_genselect_end_to_end(scripted, tmp_path):
-    from datasets import Dataset, concatenate_datasets, load_dataset
+def test_solutions_judged_export_feeds_genselect_end_to_end(scripted, tmp_path, forum_problems):
+    from datasets import concatenate_datasets, load_dataset
 
     _, engine = scripted
     engine.rules["challenging math problem"] = pick_first
     engine.rules[DIVISORS] = ["\\boxed{24}", "\\boxed{12}", "\\boxed{24}", "\\boxed{10}"]
     engine.default = "\\boxed{5}"
-    problems = tmp_path / "problems.parquet"
-    Dataset.from_dict(
-        {
-            "id": ["t0-p0", "t1-p0"],
-            "problem": [DIVISORS, "What is 2+3?"],
-            "expected_answer": ["24", "5"],
-            "contaminated": [False, False],
-            "post_id": ["t0", "t1"],
-        }
-    ).to_parquet(problems)
+    problems = forum_problems([DIVISORS, "What is 2+3?"], ["24", "5"])
     common = ["--mode", "demo", "--engine", "fake", "--run-dir", str(tmp_path / "runs")]
     solutions = ["run", "openmathreasoning/solutions", *common, "--set", f"source.path={problems}"]
     assert main([*solutions, "--output", str(tmp_path / "solutions")]) == 0
