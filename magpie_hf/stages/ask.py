@@ -39,6 +39,7 @@ class AskConfig(AskSampling):
 @stage(
     "ask",
     config=AskConfig,
+    version="2",  # "Not found." is no answer (it was read as the answer "Not found.")
     inputs=lambda c: ["id", *placeholders(c.prompt), *c.only_if],
     outputs=lambda c: [c.column, f"{c.column}_raw"],
 )

@@ -25,7 +25,7 @@ from magpie_hf.models.presets import Preset, tokenizer
 if TYPE_CHECKING:
     from magpie_hf.run.context import BoundModel
 
-NOT_FOUND = re.compile(r"answer\s+not\s+found|no\s+answer|not\s+mentioned|unknown", re.IGNORECASE)
+NOT_FOUND = re.compile(r"not\s+found|no\s+answer|not\s+mentioned|unknown", re.IGNORECASE)  # "Not found." too
 PROBLEM_MARK = re.compile(r"^\s*(?:\*\*)?problem\s*\d*\s*(?:\*\*)?\s*[:.)]\s*(?:\*\*)?", re.IGNORECASE | re.MULTILINE)
 NO_PROBLEMS = re.compile(r"\bno\s+problems?\b", re.IGNORECASE)
 OPENS_WITH_YES_NO = re.compile(r"[ \t]*(yes|no)\b", re.IGNORECASE)

@@ -15,6 +15,7 @@ def test_parsers():
     assert parse_list("No problems") == [] and parse_list("") == []
     assert parse_list("Compute 2+2.") == ["Compute 2+2."]
     assert parse_answer("\\boxed{24}") == "24" and parse_answer("Answer not found") is None
+    assert parse_answer("Not found.") is None and parse_answer("not found") is None  # the 135M model's short form
     assert parse_answer("x = 2 or x = 3\nbecause ...") == "x = 2 or x = 3"
     assert parse_yes_no("Yes, it is.") is True and parse_yes_no("no") is False and parse_yes_no("maybe") is None
 
