@@ -79,6 +79,8 @@ class Stage:
             (a reward model, the embedder), for `plan` and the check before a run.
         prepares: a preparatory step (e.g. cleaning raw input): `--stages` runs it whenever it selects
             a later stage, so a selection works on a fresh run dir.
+        requests: `(config) -> int`, the most model requests one input row can take (default 1), for
+            `plan`'s requests and prompt tokens (e.g. a chain of questions, code-execution rounds).
     """
 
     name: str
@@ -95,6 +97,7 @@ class Stage:
     parent: str | Callable[[Any], str] | None = None
     loads: Callable[[Any], list[tuple[str, str]]] | None = None
     prepares: bool = False
+    requests: Callable[[Any], int] | None = None
 
     def __post_init__(self) -> None:
         if self.explodes and self.parent is None and self.uses_model is not False:
@@ -102,6 +105,10 @@ class Stage:
 
     def parent_column(self, config: StageConfig) -> str:
         return self.parent(config) if callable(self.parent) else self.parent
+
+    def requests_per_row(self, config: StageConfig) -> int:
+        """The most model requests one input row can take with this config."""
+        return self.requests(config) if self.requests is not None else 1
 
     def heavy_models(self, config: StageConfig) -> list[tuple[str, str]]:
         """The heavy models besides the LLM that it loads with this config."""
@@ -160,6 +167,7 @@ def stage(
     parent: str | Callable[[Any], str] | None = None,
     loads: Callable[[Any], list[tuple[str, str]]] | None = None,
     prepares: bool = False,
+    requests: Callable[[Any], int] | None = None,
 ) -> Callable[[StageFn], StageFn]:
     """Decorator: register `fn` as a stage; the function itself is returned (with `.stage` set)."""
 
@@ -167,7 +175,7 @@ def stage(
         fn.stage = register(  # type: ignore[attr-defined]
             Stage(
                 name, fn, config, version, inputs, outputs, Kind(kind), uses_model,
-                counters, check_model, arrays, parent, loads, prepares,
+                counters, check_model, arrays, parent, loads, prepares, requests,
             )
         )
         return fn

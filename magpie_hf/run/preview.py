@@ -100,17 +100,18 @@ def stage_previews(recipe: Recipe, rows: int, input_fingerprint: str) -> list[St
         per_row = getattr(entry.config, "n", 1) * max_tokens
         prompt_limit = model_for(entry.config, model).prompt_limit(max_tokens) if calls else 0
         known = rows
+        asked = None if known is None else known * entry.stage.requests_per_row(entry.config)
         previews.append(
             StagePreview(
                 stage=entry.name,
                 rows=known,
                 exact=exact,
                 calls_model=calls,
-                requests=known if calls else 0,
+                requests=asked if calls else 0,
                 max_tokens=None if known is None else known * per_row if calls else 0,
                 shards_done=len(done),
                 shards_pending=len(plan.shards) - len(done) if exact else None,
-                prompt_tokens=None if known is None or prompt_limit is None else known * prompt_limit,
+                prompt_tokens=None if asked is None or prompt_limit is None else asked * prompt_limit,
             )
         )
         if exact and not plan.pending():

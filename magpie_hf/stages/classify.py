@@ -50,6 +50,7 @@ class ClassifyConfig(AskSampling):
     inputs=lambda c: ["id", *dict.fromkeys(p for s in c.steps for p in placeholders(s.prompt))],
     outputs=lambda c: [c.column, f"{c.column}_reply"],
     version="2",
+    requests=lambda c: len(c.steps),  # one question per step, at most
 )
 def classify(batch: dict[str, list], cfg: ClassifyConfig, model: BoundModel) -> dict[str, list]:
     """The class per row and the raw reply of the step that decided it."""

@@ -161,7 +161,13 @@ def execute(model: BoundModel, pending: list[tuple[Solution, str]], cfg: TirConf
         solution.text += code_output(execution, remaining, cfg)
 
 
-@stage("tir", config=TirConfig, inputs=inputs, outputs=outputs)
+@stage(
+    "tir",
+    config=TirConfig,
+    inputs=inputs,
+    outputs=outputs,
+    requests=lambda c: c.n * (c.max_code_executions + 1),  # one per solution and round
+)
 def tir(batch: dict[str, list], cfg: TirConfig, model: BoundModel) -> dict[str, list]:
     """`cfg.n` tool-integrated solutions per row, code run between requests; columns prefixed with the label."""
     values = {"total_code_executions": cfg.max_code_executions}

@@ -88,3 +88,21 @@ def test_a_stage_with_no_rows_loads_no_model(tmp_path, monkeypatch):
     )
     run = run_recipe(recipe)
     assert run.complete and run.info["model_loads"] == []
+
+
+def test_requests_count_every_round_of_a_tir_stage_and_every_question_of_a_classify_chain(tmp_path):
+    recipe = Recipe(
+        name="p",
+        domain="forum",
+        count=10,
+        run_dir=str(tmp_path / "run"),
+        output=str(tmp_path / "out"),
+        stages=[
+            {"stage": "classify", "steps": [{"name": "proof", "prompt": "{id}?"}, {"name": "mcq", "prompt": "{id}?"}]},
+            {"stage": "tir", "label": "solver", "prompt": "{id}", "n": 4, "max_code_executions": 2, "max_tokens": 64},
+        ],
+    )
+    data, fp = input_rows(recipe, None)
+    classify, solve = preview(recipe, len(data), fp, 0, {}).stages
+    assert classify.requests == 10 * 2
+    assert solve.requests == 10 * 4 * 3 and solve.max_tokens == 10 * 4 * 64  # max_tokens bounds a whole solution
