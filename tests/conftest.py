@@ -39,19 +39,35 @@ def embedded() -> Preset:
     return resolve_model("embedded")
 
 
+def tiny_llama(folder: Path, embedded: Preset, model_class: str, **config) -> Path:
+    """`folder` holding a randomly initialised `transformers` `model_class` with 2 layers of the embedded model's
+    shape (`config` overrides its other settings), and the embedded tokenizer and chat template."""
+    import torch
+    import transformers
+
+    settings = transformers.AutoConfig.from_pretrained(embedded.model_path())
+    settings.num_hidden_layers = 2
+    for key, value in config.items():
+        setattr(settings, key, value)
+    torch.manual_seed(0)
+    getattr(transformers, model_class)(settings).save_pretrained(folder)
+    transformers.AutoTokenizer.from_pretrained(embedded.model_path()).save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_reward_model(tmp_path_factory, embedded) -> Path:
-    """A small randomly initialised Llama sequence classifier (2 layers of the embedded model's shape): a reward model."""
-    import torch
-    from transformers import AutoConfig, AutoTokenizer, LlamaForSequenceClassification
+    """A small randomly initialised Llama sequence classifier (2 layers of the embedded shape): a reward model."""
+    return tiny_llama(tmp_path_factory.mktemp("reward_model"), embedded, "LlamaForSequenceClassification", num_labels=1)
 
-    path = tmp_path_factory.mktemp("reward_model")
-    config = AutoConfig.from_pretrained(embedded.model_path())
-    config.num_hidden_layers, config.num_labels = 2, 1
-    torch.manual_seed(0)
-    LlamaForSequenceClassification(config).save_pretrained(path)
-    AutoTokenizer.from_pretrained(embedded.model_path()).save_pretrained(path)
-    return path
+
+@pytest.fixture(scope="session")
+def tiny_chat_model(tmp_path_factory, embedded) -> Path:
+    """A small randomly initialised Llama chat model (2 layers of the embedded model's shape), for training steps.
+
+    In float32: a CPU without native bfloat16 takes minutes for one step of the embedded model's bfloat16 weights.
+    """
+    return tiny_llama(tmp_path_factory.mktemp("chat_model"), embedded, "LlamaForCausalLM", dtype="float32")
 
 
 @pytest.fixture(scope="session")

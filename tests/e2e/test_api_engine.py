@@ -73,6 +73,7 @@ def test_forum_api_demo_runs_through_the_server(server, tmp_path):
     before = _requests_finished(server)
     out = tmp_path / "out"
     args = ["recipes/openmathreasoning/problems.yaml", "--mode", "api-demo", "--set", f"engine.base_url={server}"]
+    args += ["--set", "stages.extract_problems.max_tokens=64", "--set", "stages.convert_proofs.max_tokens=64"]
     _run(*args, "--run-dir", str(tmp_path / "runs"), "--output", str(out))
     problems = load_dataset(str(out), "problems", split="train")
     assert len(problems) > 0 and all(p.strip() for p in problems["problem"])

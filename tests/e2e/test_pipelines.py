@@ -79,6 +79,10 @@ def test_forum_demo_runs_reuses_and_names_missing_inputs(tmp_path):
     tiny = [
         "--set",
         "stages.decontaminate.benchmarks=[{path: ../shared/data/benchmarks/math500.jsonl, column: problem}]",
+        "--set",
+        "stages.extract_problems.max_tokens=64",
+        "--set",
+        "stages.convert_proofs.max_tokens=64",
     ]
     problems = [
         "run",
@@ -104,7 +108,9 @@ def test_forum_demo_runs_reuses_and_names_missing_inputs(tmp_path):
     again = magpie(*problems, "--output", str(tmp_path / "problems")).stdout
     assert "0/1" in again.split("decontaminate")[1].splitlines()[0]  # reused
     # the original's documented --stages line, once extract_problems has run
-    partial = magpie(*problems, "--stages", "classify_problems,extract_answers", "--output", str(tmp_path / "p2")).stdout
+    partial = magpie(
+        *problems, "--stages", "classify_problems,extract_answers", "--output", str(tmp_path / "p2")
+    ).stdout
     assert "classify_problems" in partial and "extract_answers" in partial and "merge_data" not in partial
     solutions = [
         "run",

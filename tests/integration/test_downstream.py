@@ -69,22 +69,32 @@ def algebra_export(tmp_path_factory) -> Path:
         return ALGEBRA
     out = tmp_path_factory.mktemp("algebra") / "export"
     cmd = [sys.executable, "-m", "magpie_hf.cli", "run", "recipes/magpie_math/algebra.yaml", "--count", "20"]
-    proc = subprocess.run([*cmd, "--output", str(out), "--run-dir", str(out.parent / "runs")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [*cmd, "--output", str(out), "--run-dir", str(out.parent / "runs")], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return out
 
 
 @pytest.mark.e2e
-def test_trl_takes_one_sft_and_one_dpo_step_on_the_export(algebra_export, embedded, tmp_path):
+def test_trl_takes_one_sft_and_one_dpo_step_on_the_export(algebra_export, tiny_chat_model, tmp_path):
+    """The step is TRL's reading of our export (chat template, columns); the model is a tiny one with the embedded
+    model's tokenizer and template, trained in float32 (the CPU's bfloat16 makes one step of any model take minutes)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
-    tokenizer = AutoTokenizer.from_pretrained(embedded.model_path())
-    common = {"max_steps": 1, "per_device_train_batch_size": 2, "report_to": [], "use_cpu": True, "save_strategy": "no"}
+    tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model)
+    common = {
+        "max_steps": 1,
+        "per_device_train_batch_size": 2,
+        "report_to": [],
+        "use_cpu": True,
+        "save_strategy": "no",
+        "bf16": False,
+    }
     sft = load_dataset(str(algebra_export), "sft", split="train")
-    model = AutoModelForCausalLM.from_pretrained(embedded.model_path())
     trainer = SFTTrainer(
-        model=model,
+        model=AutoModelForCausalLM.from_pretrained(tiny_chat_model),
         args=SFTConfig(output_dir=str(tmp_path / "sft"), max_length=256, **common),
         train_dataset=sft,
         processing_class=tokenizer,
@@ -92,7 +102,7 @@ def test_trl_takes_one_sft_and_one_dpo_step_on_the_export(algebra_export, embedd
     assert trainer.train().global_step == 1
     preference = load_dataset(str(algebra_export), "preference", split="train")
     dpo = DPOTrainer(
-        model=AutoModelForCausalLM.from_pretrained(embedded.model_path()),
+        model=AutoModelForCausalLM.from_pretrained(tiny_chat_model),
         args=DPOConfig(output_dir=str(tmp_path / "dpo"), max_length=256, **common),
         train_dataset=preference,
         processing_class=tokenizer,

@@ -44,12 +44,14 @@ def test_ivf_and_exact_walks_keep_the_same_problems_with_planted_rewordings(prob
 
 @pytest.mark.integration
 def test_bfloat16_encoding_keeps_the_same_problems_as_float32(problems, vectors, embedder):
-    half = embedder.embed(problems, dtype="bfloat16")
+    """On 100 of the real problems and the 50 rewordings of their first 50 (bfloat16 is slow on a CPU without it)."""
+    rows = [*range(100), *range(450, 500)]
+    half, vectors = embedder.embed([problems[i] for i in rows], dtype="bfloat16"), vectors[rows]
     assert half.dtype == np.float32
     assert (half * vectors).sum(1).min() > 0.9999
     full, fast = near_duplicates(vectors, 0.05, exact=True), near_duplicates(half, 0.05, exact=True)
     differences = np.flatnonzero(full.keep != fast.keep)
-    assert differences.size == 0, [(int(i), problems[i][:60]) for i in differences]
+    assert differences.size == 0, [(int(rows[i]), problems[rows[i]][:60]) for i in differences]
     near = full.min_neighbor_distance < 0.1  # around the threshold the distances agree to 1e-3
     assert near.sum() >= 50
     assert np.allclose(full.min_neighbor_distance[near], fast.min_neighbor_distance[near], atol=1e-3)
