@@ -24,7 +24,7 @@ PROBLEMS = "recipes/openmathreasoning/problems.yaml"
 SOLUTIONS = "recipes/openmathreasoning/solutions.yaml"
 PRICE = ["--set", "engine.price={input_per_million: 1, output_per_million: 2}"]
 TINY_PROBLEMS = ["--set", "stages.extract_problems.max_tokens=64", "--set", "stages.convert_proofs.max_tokens=64"]
-TINY = ["--set", "stages.generate_solutions.max_tokens=48"]
+TINY = ["--set", "stages.generate_solutions.max_tokens=24"]
 # The server answers one request at a time: the mode's first 4 threads (a proof, a multiple-choice, a yes/no and
 # a non-problem) take every step of the classification chain.
 FEW = ["--set", "source.limit=4"]

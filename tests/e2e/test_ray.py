@@ -57,6 +57,25 @@ def model_free(name: str, fn) -> StageEntry:
     return StageEntry(stage=stage, config=StageConfig())
 
 
+def test_actors_load_the_engine_once_for_two_stages_and_model_free_stages_run_on_the_driver(
+    tmp_path, embedded, ray_executor
+):
+    ray_executor.close()  # fresh actors (the module's first test: none yet): every engine construction is counted
+    sample = {"stage": "sample", "label": "response", "max_tokens": 16}
+    where = model_free("pid", lambda batch, cfg, model: {"pid": [os.getpid()] * len(batch["id"])})
+    result = run(tmp_path, embedded, ray_executor, stages=(INSTRUCTIONS, sample), extra=[where])
+    assert len(result.datasets["response"]) == ROWS
+    throughput = ray_executor.describe()["throughput"]
+    on_actors = [throughput["instructions"], throughput["response"]]
+    workers = {name for stage in on_actors for name in stage}
+    assert workers <= {"ray-worker-0", "ray-worker-1"}
+    for worker in workers:  # one engine per actor process, built on its first shard, used by both stages
+        assert sum(stage[worker]["engine_loads"] for stage in on_actors if worker in stage) == 1
+        assert len({stage[worker]["pid"] for stage in on_actors if worker in stage}) == 1
+    assert set(result.datasets["pid"]["pid"]) == {os.getpid()}
+    assert list(throughput["pid"]) == ["driver"]
+
+
 def test_ray_gives_the_rows_of_the_local_runner(tmp_path, embedded, run_context, ray_executor):
     local = run(tmp_path / "local", embedded, context=run_context).datasets["instructions"]
     on_ray = run(tmp_path / "ray", embedded, ray_executor)
@@ -104,25 +123,6 @@ def test_a_shard_that_keeps_failing_is_reported_and_the_others_are_kept(tmp_path
         ray_executor.run_shards(data, plan, entry, embedded, lambda shard, stats: None, RunContext())
     assert set(err.value.failures) == {1}
     assert [s.index for s in plan.pending()] == [1]  # shard 0 stays done for the rerun
-
-
-def test_actors_load_the_engine_once_for_two_stages_and_model_free_stages_run_on_the_driver(
-    tmp_path, embedded, ray_executor
-):
-    ray_executor.close()  # fresh actors: every engine construction below is counted
-    sample = {"stage": "sample", "label": "response", "max_tokens": 16}
-    where = model_free("pid", lambda batch, cfg, model: {"pid": [os.getpid()] * len(batch["id"])})
-    result = run(tmp_path, embedded, ray_executor, stages=(INSTRUCTIONS, sample), extra=[where])
-    assert len(result.datasets["response"]) == ROWS
-    throughput = ray_executor.describe()["throughput"]
-    on_actors = [throughput["instructions"], throughput["response"]]
-    workers = {name for stage in on_actors for name in stage}
-    assert workers <= {"ray-worker-0", "ray-worker-1"}
-    for worker in workers:  # one engine per actor process, built on its first shard, used by both stages
-        assert sum(stage[worker]["engine_loads"] for stage in on_actors if worker in stage) == 1
-        assert len({stage[worker]["pid"] for stage in on_actors if worker in stage}) == 1
-    assert set(result.datasets["pid"]["pid"]) == {os.getpid()}
-    assert list(throughput["pid"]) == ["driver"]
 
 
 def test_actors_are_replaced_when_the_model_changes(ray_executor):
