@@ -20,7 +20,7 @@ from datasets import load_dataset
 
 pytestmark = pytest.mark.e2e
 
-ALGEBRA = ("recipes/magpie_math/algebra.yaml", "--stages", "instructions", "--set", "stages.instructions.max_tokens=48")
+ALGEBRA = ("recipes/magpie_math/algebra.yaml", "--stages", "instructions", "--set", "stages.instructions.max_tokens=24")
 
 
 def _flags(args: dict) -> list[str]:

@@ -20,7 +20,7 @@ RECIPE = "recipes/magpie_math/algebra.yaml"
 
 
 def cli(*args: str) -> list[str]:
-    tiny = ("--stages", "instructions", "--set", "stages.instructions.max_tokens=48")
+    tiny = ("--stages", "instructions", "--set", "stages.instructions.max_tokens=24")
     return [sys.executable, "-m", "magpie_hf.cli", "run", RECIPE, *tiny, *args]
 
 
