@@ -163,7 +163,9 @@ def test_converted_proofs_carry_no_extracted_answer(scripted, tmp_path):
     posts = zip([PROOF, DIVISORS], discussions)
     threads.write_text("".join(json.dumps({"forum_post": p, "forum_discussions": d}) + "\n" for p, d in posts))
     path = "recipes/openmathreasoning/problems.yaml"
-    recipe = load_recipe(path, [f"source.path={threads}"], "demo", engine="fake", run_dir=str(tmp_path / "runs"))
+    recipe = load_recipe(
+        path, [f"source.path={threads}"], "demo", engine="fake", run_dir=str(tmp_path / "runs"), output=str(tmp_path / "out")
+    )
     names = [e.name for e in recipe.stage_entries()]
     run = run_recipe(recipe, only=names[: names.index("merge_data") + 1], push=False)
     merged = {row["original_problem"]: row for row in run.result.datasets["merge_data"]}
