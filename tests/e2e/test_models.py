@@ -35,7 +35,9 @@ def test_algebra_runs_end_to_end_on_a_local_model_folder(second_model, tmp_path)
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     prefix = manifest["magpie_prefix"]  # R1's format: BOS, the system prompt, the user marker
     assert prefix.startswith("<|im_start|>You are a professor") and prefix.endswith("answer.<｜User｜>")
-    assert manifest["models"][0]["chat_template"] == "derived" and manifest["models"][0]["engine"]["max_model_len"] == 2048
+    assert (
+        manifest["models"][0]["chat_template"] == "derived" and manifest["models"][0]["engine"]["max_model_len"] == 2048
+    )
     card = (tmp_path / "out" / "README.md").read_text()
     assert "chat template derived" in card
 
