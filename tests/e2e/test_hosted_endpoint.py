@@ -23,11 +23,11 @@ pytestmark = pytest.mark.e2e
 PROBLEMS = "recipes/openmathreasoning/problems.yaml"
 SOLUTIONS = "recipes/openmathreasoning/solutions.yaml"
 PRICE = ["--set", "engine.price={input_per_million: 1, output_per_million: 2}"]
-TINY_PROBLEMS = ["--set", "stages.extract_problems.max_tokens=64", "--set", "stages.convert_proofs.max_tokens=64"]
+# The server does not batch: each request costs its full time. The mode's first 4 threads (a proof, a
+# multiple-choice, a yes/no and a non-problem) still take every step of the classification chain.
+TINY_PROBLEMS = ["--set", "source.limit=4", "--set", "stages.extract_problems.max_tokens=64"]
+TINY_PROBLEMS += ["--set", "stages.convert_proofs.max_tokens=64"]
 TINY = ["--set", "stages.generate_solutions.max_tokens=24"]
-# The server answers one request at a time: the mode's first 4 threads (a proof, a multiple-choice, a yes/no and
-# a non-problem) take every step of the classification chain.
-FEW = ["--set", "source.limit=4"]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def problems_args(server: str, tmp: Path) -> list[str]:
     """`run problems.yaml --mode api-demo` through the server, tiny, against a two-problem benchmark in `tmp`."""
     (tmp / "bench.jsonl").write_text('{"problem": "What is 2 + 3?"}\n{"problem": "Solve x^2 = 4."}\n')
     bench = f"stages.decontaminate.benchmarks=[{{path: {tmp / 'bench.jsonl'}, column: problem}}]"
-    args = ["run", PROBLEMS, "--mode", "api-demo", "--set", f"engine.base_url={server}", "--set", bench, *FEW]
+    args = ["run", PROBLEMS, "--mode", "api-demo", "--set", f"engine.base_url={server}", "--set", bench]
     return [*args, *TINY_PROBLEMS, "--run-dir", str(tmp / "runs"), "--output", str(tmp / "out")]
 
 

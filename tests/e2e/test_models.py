@@ -17,8 +17,8 @@ def test_algebra_runs_end_to_end_on_a_local_model_folder(second_model, tmp_path)
     small = [
         "--set", "stages.instructions.max_tokens=48",
         "--set", "stages.instructions.temperature=0.7",
-        "--set", "stages.response.max_tokens=64",
-        "--set", "stages.candidates.max_tokens=48",
+        "--set", "stages.response.max_tokens=24",
+        "--set", "stages.candidates.max_tokens=24",
         "--set", "stages.candidates.n=3",
         "--set", "stages.rewards.scorer=judge",  # no reward model ships with the package
     ]  # fmt: skip
@@ -35,7 +35,9 @@ def test_algebra_runs_end_to_end_on_a_local_model_folder(second_model, tmp_path)
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     prefix = manifest["magpie_prefix"]  # R1's format: BOS, the system prompt, the user marker
     assert prefix.startswith("<|im_start|>You are a professor") and prefix.endswith("answer.<｜User｜>")
-    assert manifest["models"][0]["chat_template"] == "derived" and manifest["models"][0]["engine"]["max_model_len"] == 2048
+    assert (
+        manifest["models"][0]["chat_template"] == "derived" and manifest["models"][0]["engine"]["max_model_len"] == 2048
+    )
     card = (tmp_path / "out" / "README.md").read_text()
     assert "chat template derived" in card
 
@@ -46,7 +48,7 @@ def test_a_critique_run_with_one_problem_past_the_context_completes_and_counts_i
     source.write_text("".join(json.dumps({"problem": p, "answer": a}) + "\n" for p, a in rows))
     proc = magpie_hf(
         "run", "recipes/cft/demo.yaml", "--set", f"source.path={source}", "--set", "source.where={}",
-        "--set", "stages.model_a.max_tokens=48", "--set", "stages.model_b.max_tokens=48",
+        "--set", "stages.model_a.max_tokens=16", "--set", "stages.model_b.max_tokens=16",
         "--run-dir", str(tmp_path / "run"), "--output", str(tmp_path / "out"),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]

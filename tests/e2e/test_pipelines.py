@@ -23,11 +23,11 @@ CFT_TINY = [
     "--set",
     "stages.model_a.n=2",
     "--set",
-    "stages.model_a.max_tokens=48",
+    "stages.model_a.max_tokens=24",
     "--set",
     "stages.model_b.n=2",
     "--set",
-    "stages.model_b.max_tokens=48",
+    "stages.model_b.max_tokens=24",
 ]
 
 
