@@ -61,6 +61,7 @@ NONE_REMAINING = (
     "continue solving the problem by relying on your mathematical reasoning and analytical skills.\n```\n"
 )
 COUNTED = ("code_executions", "code_errors", "code_timeouts")
+ALLOWED = "total_code_executions"  # the prompt placeholder for the executions allowed, not a column
 
 
 class TirConfig(SampleConfig):
@@ -99,7 +100,7 @@ def outputs(cfg: TirConfig) -> list[str]:
 
 
 def inputs(cfg: TirConfig) -> list[str]:
-    return ["id", *(p for p in placeholders(cfg.prompt) if p != "total_code_executions")]
+    return ["id", *(p for p in placeholders(cfg.prompt) if p != ALLOWED)]
 
 
 def pending_code(text: str, cfg: TirConfig) -> str | None:
@@ -170,7 +171,7 @@ def execute(model: BoundModel, pending: list[tuple[Solution, str]], cfg: TirConf
 )
 def tir(batch: dict[str, list], cfg: TirConfig, model: BoundModel) -> dict[str, list]:
     """`cfg.n` tool-integrated solutions per row, code run between requests; columns prefixed with the label."""
-    values = {"total_code_executions": cfg.max_code_executions}
+    values = {ALLOWED: cfg.max_code_executions}
     prompts, sampling, template = sample_requests(batch, cfg, model, values, stop=(cfg.code_end,))
     solutions = [
         Solution(p, replace(s, n=1, seed=(s.seed + k) % 2**31)) for p, s in zip(prompts, sampling) for k in range(cfg.n)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from magpie_hf.core.stage import Kind, StageConfig, fill, placeholders, stage
 from magpie_hf.models.presets import Preset
+from magpie_hf.stages.tir import ALLOWED
 
 
 class CorrectSolutionsConfig(StageConfig):
@@ -35,7 +36,7 @@ class CorrectSolutionsConfig(StageConfig):
 def inputs(cfg: CorrectSolutionsConfig) -> list[str]:
     code = [f"{cfg.column}_code_executions", f"{cfg.column}_tir_filter"] if cfg.code_executions else []
     graded = [cfg.column, f"{cfg.column}_correct", f"{cfg.column}_judged_by", *code]
-    asked = [p for p in placeholders(cfg.prompt) if p != "total_code_executions"]
+    asked = [p for p in placeholders(cfg.prompt) if p != ALLOWED]
     return list(dict.fromkeys(["id", "domain", "problem", "contaminated", *asked, *graded]))
 
 
@@ -68,7 +69,7 @@ def correct_solutions(batch: dict[str, list], cfg: CorrectSolutionsConfig, model
         ]
         reason = "contaminated" if row["contaminated"] else (None if keep else "no_correct_solution")
         for k, solution, judge, ran in keep if reason is None else [(0, "", "none", 0)]:
-            user = fill(cfg.prompt, {**row, "total_code_executions": ran})
+            user = fill(cfg.prompt, {**row, ALLOWED: ran})
             out["id"].append(f"{row['id']}-s{k}")
             out["problem_id"].append(row["id"])
             out["domain"].append(row["domain"])
