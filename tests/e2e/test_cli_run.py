@@ -1,4 +1,4 @@
-"""The CLI as a user runs it: a real run, a rerun that reuses everything, a SIGKILL and resume."""
+"""The CLI as a user runs it: a real run, a rerun that reuses everything, a SIGKILL and a quiet resume."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from datasets import concatenate_datasets, load_dataset
 pytestmark = pytest.mark.e2e
 
 RECIPE = "recipes/magpie_math/algebra.yaml"
+# Lines a default run's terminal must not show: library logs and warnings, or an unclean exit.
+NOISE = ("WARNING", "Warning", "Traceback", "exited unexpectedly", "ERROR", "Triton", "[shutdown]")
 
 
 def cli(*args: str) -> list[str]:
@@ -52,27 +54,6 @@ def test_run_then_rerun_reuses_every_shard(tmp_path):
     assert "0/2" in second and "wrote" in second  # shards run/reused; the export it leaves as it is
     assert (tmp_path / "out" / "manifest.json").read_bytes() == written  # nothing changed: nothing re-exported
     assert instructions(tmp_path / "out")["problem"] == data["problem"]
-
-
-def test_sigkill_mid_generation_then_resume_loses_nothing(tmp_path, wait_for_first_shard):
-    runs = tmp_path / "runs"
-    args = ("--count", "16", "--shard-size", "4", "--output", str(tmp_path / "out"), "--run-dir", str(runs))
-    proc = subprocess.Popen(cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_for_first_shard(proc, runs)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    done = {p.name: p.stat().st_mtime_ns for p in runs.glob("instructions-*/shard-*.done")}
-    assert 0 < len(done) < 4
-    out, _ = run_ok(*args)
-    data = instructions(tmp_path / "out")
-    assert sorted(data["id"]) == [f"algebra-{i:06d}" for i in range(16)]
-    train = load_dataset(str(tmp_path / "out"), "instructions", split="train")["id"]
-    assert train == sorted(train)  # the merge keeps the original order
-    kept = {p.name: p.stat().st_mtime_ns for p in runs.glob("instructions-*/shard-*.done") if p.name in done}
-    assert kept == done  # finished shards were not regenerated
-    assert f"/{len(done)}" in out
 
 
 def test_numeric_math_form_runs_two_domains_end_to_end(tmp_path):
@@ -128,14 +109,21 @@ def test_numeric_math_form_runs_two_domains_end_to_end(tmp_path):
     assert (tmp_path / "all_algebra" / "README.md").exists()  # each domain beside the merged export
 
 
-def test_sigkilled_driver_leaves_no_engine_process_and_resumes(tmp_path, wait_for_first_shard):
-    """vLLM's default multiprocessing: kill -9 of the driver alone (as the OOM killer or a preemption
-    does) takes its EngineCore with it within seconds; the rerun then loads the model and finishes."""
+def screen(text: str) -> list[str]:
+    """The lines a terminal shows: each line as its last carriage-return redraw leaves it."""
+    return [line.split("\r")[-1] for line in text.splitlines() if line.split("\r")[-1].strip()]
+
+
+def test_a_sigkilled_driver_takes_its_engine_and_a_quiet_resume_loses_nothing(tmp_path, wait_for_first_shard):
+    """The CLI as a user runs it, with vLLM's default multiprocessing: kill -9 of the driver alone mid-generation
+    (as the OOM killer or a preemption does) takes its EngineCore with it within seconds. The rerun keeps the
+    finished shards, generates the rest and exports every row in order; its terminal shows only bars and the
+    summary (library logs go to the run's log), and a `--verbose` rerun shows them."""
     import psutil
 
     runs = tmp_path / "runs"
     args = ("--count", "16", "--shard-size", "4", "--output", str(tmp_path / "out"), "--run-dir", str(runs))
-    env = {k: v for k, v in os.environ.items() if k != "VLLM_ENABLE_V1_MULTIPROCESSING"}
+    env = {k: v for k, v in os.environ.items() if k != "VLLM_ENABLE_V1_MULTIPROCESSING"}  # the CLI's default
     proc = subprocess.Popen(cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         wait_for_first_shard(proc, runs)
@@ -146,5 +134,24 @@ def test_sigkilled_driver_leaves_no_engine_process_and_resumes(tmp_path, wait_fo
         proc.wait()
     gone, alive = psutil.wait_procs(children, timeout=15)
     assert not alive, [p.pid for p in alive]
-    run_ok(*args)
-    assert sorted(instructions(tmp_path / "out")["id"]) == [f"algebra-{i:06d}" for i in range(16)]
+    done = {p.name: p.stat().st_mtime_ns for p in runs.glob("instructions-*/shard-*.done")}
+    assert 0 < len(done) < 4
+
+    resumed = subprocess.run(cli(*args), capture_output=True, text=True, env=env, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    data = instructions(tmp_path / "out")
+    assert sorted(data["id"]) == [f"algebra-{i:06d}" for i in range(16)]
+    train = load_dataset(str(tmp_path / "out"), "instructions", split="train")["id"]
+    assert train == sorted(train)  # the merge keeps the original order
+    kept = {p.name: p.stat().st_mtime_ns for p in runs.glob("instructions-*/shard-*.done") if p.name in done}
+    assert kept == done  # finished shards were not regenerated
+    assert f"/{len(done)}" in resumed.stdout
+
+    lines = screen(resumed.stdout) + screen(resumed.stderr)
+    assert not [line for line in lines if any(word in line for word in NOISE)], lines
+    bars = [line for line in lines if line.startswith("instructions: ")]  # not a terminal: a line a redraw
+    assert bars and len(lines) - len(bars) <= 8 and any(line.startswith("stage ") for line in lines), lines
+    log = (runs / "logs" / "main.log").read_text()
+    assert "vllm" in log and "[shutdown]" in log and "magpie_hf.run.runner" not in resumed.stderr
+    verbose = subprocess.run([*cli(*args), "--verbose"], capture_output=True, text=True, env=env, timeout=900)
+    assert verbose.returncode == 0 and "stage instructions: 16 rows in 4 shards" in verbose.stderr

@@ -1,4 +1,4 @@
-"""The CLI on a model that is not a preset: a local folder of a chat model, and an overlong source row."""
+"""The CLI on a model that is not a preset: a local folder of a chat model."""
 
 from __future__ import annotations
 
@@ -40,19 +40,3 @@ def test_algebra_runs_end_to_end_on_a_local_model_folder(second_model, tmp_path)
     )
     card = (tmp_path / "out" / "README.md").read_text()
     assert "chat template derived" in card
-
-
-def test_a_critique_run_with_one_problem_past_the_context_completes_and_counts_it(tmp_path):
-    source = tmp_path / "three.jsonl"
-    rows = [("What is 3+4?", "7"), ("Add " + "one and one, " * 1500 + "then stop.", "2"), ("What is 9-5?", "4")]
-    source.write_text("".join(json.dumps({"problem": p, "answer": a}) + "\n" for p, a in rows))
-    proc = magpie_hf(
-        "run", "recipes/cft/demo.yaml", "--set", f"source.path={source}", "--set", "source.where={}",
-        "--set", "stages.model_a.max_tokens=16", "--set", "stages.model_b.max_tokens=16",
-        "--run-dir", str(tmp_path / "run"), "--output", str(tmp_path / "out"),
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "prompt_too_long: 1" in proc.stdout
-    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["stages"][0]["dropped"] == {"prompt_too_long": 1}
-    assert "prompt_too_long: 1" in (tmp_path / "out" / "README.md").read_text()

@@ -17,8 +17,6 @@ pytestmark = pytest.mark.e2e
 
 CFT_TINY = [
     "--set",
-    "source.limit=8",
-    "--set",
     "shard_size=2",
     "--set",
     "stages.model_a.n=2",
@@ -43,9 +41,21 @@ def every_row(folder: Path, config: str) -> Dataset:
     return concatenate_datasets(list(load_dataset(str(folder), config).values())).sort("id")
 
 
-def test_cft_worker_killed_then_rerun_is_complete_and_stable(tmp_path):
+def cft_source(folder: Path) -> Path:
+    """Seven of the easiest training problems and, third, one past the embedded model's context, as JSON lines."""
+    train = [json.loads(line) for line in Path("../shared/data/train/math_train_2k.jsonl").read_text().splitlines()]
+    rows = [(row["problem"], row["answer"]) for row in train if row["difficulty"] == 1.0][:7]
+    rows.insert(2, ("Add " + "one and one, " * 1500 + "then stop.", "2"))
+    source = folder / "problems.jsonl"
+    source.write_text("".join(json.dumps({"problem": p, "answer": a}) + "\n" for p, a in rows))
+    return source
+
+
+def test_cft_worker_killed_then_rerun_is_complete_stable_and_counts_an_overlong_problem(tmp_path):
+    """A worker killed mid-stage, then a plain run: every problem graded once, the overlong one dropped and counted."""
     runs, out = tmp_path / "runs", tmp_path / "cft"
-    args = ["run", "recipes/cft/demo.yaml", *CFT_TINY, "--run-dir", str(runs), "--output", str(out)]
+    source = ["--set", f"source.path={cft_source(tmp_path)}", "--set", "source.where={}"]
+    args = ["run", "recipes/cft/demo.yaml", *source, *CFT_TINY, "--run-dir", str(runs), "--output", str(out)]
     worker = subprocess.Popen(
         [sys.executable, "-m", "magpie_hf.cli", *args, "--rank", "0", "--world-size", "2", "--no-wait"],
         stdout=subprocess.DEVNULL,
@@ -61,10 +71,12 @@ def test_cft_worker_killed_then_rerun_is_complete_and_stable(tmp_path):
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
     first = magpie(*args).stdout
-    assert "problems: 8 graded" in first and "model_a" in first
+    assert "problems: 7 graded" in first and "model_a" in first and "prompt_too_long: 1" in first
     manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["stages"][0]["dropped"] == {"prompt_too_long": 1}
+    assert "prompt_too_long: 1" in (out / "README.md").read_text()
     graded = next(s for s in manifest["stages"] if s["stage"] == "grade")
-    assert graded["rows_out"] == 8 and graded["shards_run"] + graded["shards_reused"] == 4
+    assert graded["rows_out"] == 7 and graded["shards_run"] + graded["shards_reused"] == 4
     again = magpie(*args).stdout
     assert "4/0" not in again.split("\ngrade ")[1].splitlines()[0]  # everything reused the second time
     if (out / "critique").exists():
@@ -76,7 +88,9 @@ def test_cft_worker_killed_then_rerun_is_complete_and_stable(tmp_path):
 def test_forum_demo_runs_reuses_and_names_missing_inputs(tmp_path):
     root = Path.cwd()
     runs = tmp_path / "runs"
-    tiny = [
+    tiny = [  # the first 6 threads: a proof, a multiple-choice, a yes/no, a non-problem, a two-problem post, a problem
+        "--set",
+        "source.limit=6",
         "--set",
         "stages.decontaminate.benchmarks=[{path: ../shared/data/benchmarks/math500.jsonl, column: problem}]",
         "--set",
