@@ -20,7 +20,8 @@ from datasets import load_dataset
 
 pytestmark = pytest.mark.e2e
 
-ALGEBRA = ("recipes/magpie_math/algebra.yaml", "--stages", "instructions", "--set", "stages.instructions.max_tokens=24")
+ALGEBRA = ("recipes/magpie_math/algebra.yaml", "--stages", "instructions", "--set", "stages.instructions.max_tokens=12")
+ROWS, SHARD_SIZE = 12, 2  # 6 shards: a kill after the first leaves some done and some not
 
 
 def _flags(args: dict) -> list[str]:
@@ -72,14 +73,18 @@ def _run(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
 def test_forum_api_demo_runs_through_the_server(server, tmp_path):
     before = _requests_finished(server)
     out = tmp_path / "out"
+    (tmp_path / "bench.jsonl").write_text('{"problem": "What is 2 + 3?"}\n')
+    bench = f"stages.decontaminate.benchmarks=[{{path: {tmp_path / 'bench.jsonl'}, column: problem}}]"
     args = ["recipes/openmathreasoning/problems.yaml", "--mode", "api-demo", "--set", f"engine.base_url={server}"]
+    args += ["--set", "source.limit=4", "--set", bench]  # a proof, a multiple-choice, a yes/no and a non-problem
     args += ["--set", "stages.extract_problems.max_tokens=64", "--set", "stages.convert_proofs.max_tokens=64"]
     _run(*args, "--run-dir", str(tmp_path / "runs"), "--output", str(out))
     problems = load_dataset(str(out), "problems", split="train")
     assert len(problems) > 0 and all(p.strip() for p in problems["problem"])
-    assert _requests_finished(server) - before >= 12  # one extraction request per thread, then the rest
     manifest = json.loads((out / "manifest.json").read_text())
     stages = {s["stage"]: s for s in manifest["stages"]}
+    assert stages["extract_problems"]["requests"] == 4  # one extraction request per thread, then the rest
+    assert _requests_finished(server) - before == sum(s["requests"] for s in stages.values())  # each one answered
     assert stages["extract_problems"]["generated_tokens"] > 0 and stages["extract_problems"]["prompt_tokens"] > 0
     assert manifest["models"][0]["engine"] == {
         "backend": "openai",
@@ -93,7 +98,7 @@ def test_forum_api_demo_runs_through_the_server(server, tmp_path):
 def test_a_killed_api_run_resumes_without_asking_for_a_finished_row_again(server, tmp_path, wait_for_first_shard):
     runs, out = tmp_path / "runs", tmp_path / "out"
     args = [*ALGEBRA, "--engine", "openai", "--engine-arg", f"base_url={server}", "--engine-arg", "max_concurrency=2"]
-    args += ["--count", "24", "--shard-size", "4", "--run-dir", str(runs), "--output", str(out)]
+    args += ["--count", str(ROWS), "--shard-size", str(SHARD_SIZE), "--run-dir", str(runs), "--output", str(out)]
     before = _requests_finished(server)
     command = [sys.executable, "-m", "magpie_hf.cli", "run", *args]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -103,13 +108,13 @@ def test_a_killed_api_run_resumes_without_asking_for_a_finished_row_again(server
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     done = len(list(runs.glob("instructions-*/shard-*.done")))
-    assert 0 < done < 6
+    assert 0 < done < ROWS // SHARD_SIZE
     killed = _requests_finished(server)
-    assert killed - before >= 4 * done
+    assert killed - before >= SHARD_SIZE * done
     _run(*args)
-    assert _requests_finished(server) - killed == 24 - 4 * done  # only the unfinished shards' rows
+    assert _requests_finished(server) - killed == ROWS - SHARD_SIZE * done  # only the unfinished shards' rows
     data = load_dataset(str(out), "instructions")
     ids = sorted(i for split in data.values() for i in split["id"])
-    assert ids == [f"algebra-{i:06d}" for i in range(24)]
+    assert ids == [f"algebra-{i:06d}" for i in range(ROWS)]
     config = next(iter(data.values()))[0]["gen_input_configs"]
     assert config["engine"] == "openai"

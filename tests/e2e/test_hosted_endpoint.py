@@ -24,10 +24,13 @@ PROBLEMS = "recipes/openmathreasoning/problems.yaml"
 SOLUTIONS = "recipes/openmathreasoning/solutions.yaml"
 PRICE = ["--set", "engine.price={input_per_million: 1, output_per_million: 2}"]
 # The server does not batch: each request costs its full time. The mode's first 4 threads (a proof, a
-# multiple-choice, a yes/no and a non-problem) still take every step of the classification chain.
+# multiple-choice, a yes/no and a non-problem) still take every step of the classification chain; 8 tokens
+# hold a reply's opening "Yes"/"No" (or "The answer to this question is yes."), where the verdict is read.
 TINY_PROBLEMS = ["--set", "source.limit=4", "--set", "stages.extract_problems.max_tokens=64"]
-TINY_PROBLEMS += ["--set", "stages.convert_proofs.max_tokens=64"]
-TINY = ["--set", "stages.generate_solutions.max_tokens=24"]
+TINY_PROBLEMS += ["--set", "stages.convert_proofs.max_tokens=64", "--set", "stages.classify_problems.max_tokens=8"]
+# Two solutions a problem: still one request each from a server that ignores `n`, and one judge request each.
+TINY_SOLUTIONS = ["stages.generate_solutions.n=2", "stages.generate_solutions.max_tokens=16"]
+TINY = [arg for setting in TINY_SOLUTIONS for arg in ("--set", setting)]
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +118,7 @@ def test_every_problem_holds_the_modes_n_solutions_from_a_server_that_ignores_n(
     from magpie_hf.core.recipe import load_recipe
 
     runs, _, _ = solutions
-    recipe = load_recipe(SOLUTIONS, [problems_source(problems[0])], mode="api-demo")
+    recipe = load_recipe(SOLUTIONS, [problems_source(problems[0]), *TINY_SOLUTIONS], mode="api-demo")
     n = next(e.config.n for e in recipe.stage_entries() if e.name == "generate_solutions")
     shards = sorted(runs.glob("generate_solutions-*/shard-*.arrow"))
     rows = concatenate_datasets([Dataset.from_file(str(s)) for s in shards])

@@ -57,14 +57,18 @@ def model_free(name: str, fn) -> StageEntry:
     return StageEntry(stage=stage, config=StageConfig())
 
 
-def test_actors_load_the_engine_once_for_two_stages_and_model_free_stages_run_on_the_driver(
-    tmp_path, embedded, ray_executor
+def test_actors_load_the_engine_once_for_two_stages_give_the_local_rows_and_leave_model_free_stages_to_the_driver(
+    tmp_path, embedded, run_context, ray_executor
 ):
+    local = run(tmp_path / "local", embedded, context=run_context).datasets["instructions"]
     ray_executor.close()  # fresh actors (the module's first test: none yet): every engine construction is counted
     sample = {"stage": "sample", "label": "response", "max_tokens": 16}
     where = model_free("pid", lambda batch, cfg, model: {"pid": [os.getpid()] * len(batch["id"])})
-    result = run(tmp_path, embedded, ray_executor, stages=(INSTRUCTIONS, sample), extra=[where])
-    assert len(result.datasets["response"]) == ROWS
+    on_ray = run(tmp_path / "ray", embedded, ray_executor, stages=(INSTRUCTIONS, sample), extra=[where])
+    assert on_ray.reports[0].shards_run == SHARDS
+    assert on_ray.datasets["instructions"]["id"] == local["id"]
+    assert on_ray.datasets["instructions"]["problem"] == local["problem"]
+    assert len(on_ray.datasets["response"]) == ROWS
     throughput = ray_executor.describe()["throughput"]
     on_actors = [throughput["instructions"], throughput["response"]]
     workers = {name for stage in on_actors for name in stage}
@@ -72,20 +76,12 @@ def test_actors_load_the_engine_once_for_two_stages_and_model_free_stages_run_on
     for worker in workers:  # one engine per actor process, built on its first shard, used by both stages
         assert sum(stage[worker]["engine_loads"] for stage in on_actors if worker in stage) == 1
         assert len({stage[worker]["pid"] for stage in on_actors if worker in stage}) == 1
-    assert set(result.datasets["pid"]["pid"]) == {os.getpid()}
+    assert set(on_ray.datasets["pid"]["pid"]) == {os.getpid()}
     assert list(throughput["pid"]) == ["driver"]
-
-
-def test_ray_gives_the_rows_of_the_local_runner(tmp_path, embedded, run_context, ray_executor):
-    local = run(tmp_path / "local", embedded, context=run_context).datasets["instructions"]
-    on_ray = run(tmp_path / "ray", embedded, ray_executor)
-    assert on_ray.reports[0].shards_run == SHARDS
-    assert on_ray.datasets["instructions"]["id"] == local["id"]
-    assert on_ray.datasets["instructions"]["problem"] == local["problem"]
-    workers = ray_executor.describe()["throughput"]["instructions"]
-    assert 1 <= len(workers) <= 2 and sum(w["shards"] for w in workers.values()) == SHARDS
-    assert all(w["tokens_per_second"] > 0 for w in workers.values())
-    logs = [(tmp_path / "ray" / "logs" / f"{worker}.log").read_text() for worker in workers]
+    instructions = throughput["instructions"]
+    assert 1 <= len(instructions) <= 2 and sum(w["shards"] for w in instructions.values()) == SHARDS
+    assert all(w["tokens_per_second"] > 0 for w in instructions.values())
+    logs = [(tmp_path / "ray" / "logs" / f"{worker}.log").read_text() for worker in instructions]
     assert all("instructions: shard" in text for text in logs)  # each actor's own file in the run dir
 
 

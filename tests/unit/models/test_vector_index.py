@@ -12,13 +12,14 @@ from magpie_hf.models.embeddings import Embedder
 from magpie_hf.models.vector_index import near_duplicates
 
 TRAIN = Path("../shared/data/train/math_train_2k.jsonl")
+REAL, REWORDED = 250, 50
 
 
 @pytest.fixture(scope="module")
 def problems() -> list[str]:
-    """450 real training problems, then 50 rewordings of the first 50."""
-    real = [json.loads(line)["problem"] for line in TRAIN.open()][:450]
-    return real + [p.replace("Find", "Compute").replace("What", "what") + " " for p in real[:50]]
+    """The first `REAL` training problems, then rewordings of the first `REWORDED` of them."""
+    real = [json.loads(line)["problem"] for line in TRAIN.open()][:REAL]
+    return real + [p.replace("Find", "Compute").replace("What", "what") + " " for p in real[:REWORDED]]
 
 
 @pytest.fixture(scope="module")
@@ -31,21 +32,21 @@ def vectors(problems, embedder) -> np.ndarray:
     return embedder.embed(problems, dtype="float32")
 
 
-@pytest.mark.integration  # embeds 500 problems (~10 s): outside the fast suite
+@pytest.mark.integration  # embeds 300 problems (~8 s): outside the fast suite
 def test_ivf_and_exact_walks_keep_the_same_problems_with_planted_rewordings(problems, vectors):
     exact = near_duplicates(vectors, 0.05, exact=True)
     approximate = near_duplicates(vectors, 0.05, exact=False)
     differences = np.flatnonzero(exact.keep != approximate.keep)
     assert differences.size == 0, [(int(i), problems[i][:60]) for i in differences]
-    assert (~exact.keep[450:]).sum() >= 45  # the rewordings are found
+    assert (~exact.keep[REAL:]).sum() >= 45  # the rewordings are found
     assert np.allclose(exact.min_neighbor_distance, approximate.min_neighbor_distance, atol=1e-3)
     assert exact.repeat_count[exact.duplicate_of[exact.duplicate_of >= 0]].min() >= 2
 
 
 @pytest.mark.integration
 def test_bfloat16_encoding_keeps_the_same_problems_as_float32(problems, vectors, embedder):
-    """On 100 of the real problems and the 50 rewordings of their first 50 (bfloat16 is slow on a CPU without it)."""
-    rows = [*range(100), *range(450, 500)]
+    """On 75 of the real problems and the 50 rewordings of their first 50 (bfloat16 is slow on a CPU without it)."""
+    rows = [*range(75), *range(REAL, REAL + REWORDED)]
     half, vectors = embedder.embed([problems[i] for i in rows], dtype="bfloat16"), vectors[rows]
     assert half.dtype == np.float32
     assert (half * vectors).sum(1).min() > 0.9999
