@@ -76,6 +76,8 @@ class VLLMEngine:
             kwargs = {**_configure_cpu(settings.get("max_model_len") or 2048), "dtype": _cpu_dtype(), **cpu}
         if os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING", "1") != "0":
             start_reaper()  # engine processes must not outlive a SIGKILLed driver
+            if not _on_gpu():  # vLLM's choice there too (platforms/cpu.py), with a fast exit
+                kwargs.setdefault("distributed_executor_backend", "magpie_hf.engines.vllm_exit.FreezeAtExitExecutor")
         from vllm import LLM  # noqa: PLC0415 - heavy; loaded with the first engine
 
         self.llm = LLM(model=model, revision=revision, seed=0, **kwargs)
