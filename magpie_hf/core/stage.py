@@ -191,6 +191,11 @@ def placeholders(template: str) -> list[str]:
     return list(dict.fromkeys(PLACEHOLDER.findall(template)))
 
 
+def batch_rows(batch: dict[str, list]) -> list[dict]:
+    """A `Dataset.map` batch (columns of values) as one dict per row."""
+    return [dict(zip(batch, values)) for values in zip(*batch.values())]
+
+
 def fill(template: str, row: dict) -> str:
     """`template` with `{column}` placeholders replaced by the row's values (other braces untouched)."""
     return PLACEHOLDER.sub(lambda m: str(row[m.group(1)]) if m.group(1) in row else m.group(0), template)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from magpie_hf.core.stage import fill, placeholders, stage
+from magpie_hf.core.stage import batch_rows, fill, placeholders, stage
 from magpie_hf.stages.prompting import PARSERS, AskSampling, ask, ask_yes_no
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class AskConfig(AskSampling):
 )
 def ask_rows(batch: dict[str, list], cfg: AskConfig, model: BoundModel) -> dict[str, list]:
     """The parsed reply and the raw reply of every asked row."""
-    rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
+    rows = batch_rows(batch)
     asked = [i for i, row in enumerate(rows) if all(row.get(c) in v for c, v in cfg.only_if.items())]
     texts, ids = [fill(cfg.prompt, rows[i]) for i in asked], [rows[i]["id"] for i in asked]
     if cfg.parse == "yes_no":

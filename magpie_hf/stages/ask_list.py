@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from magpie_hf.core.stage import Kind, fill, placeholders, stage
+from magpie_hf.core.stage import Kind, batch_rows, fill, placeholders, stage
 from magpie_hf.stages.prompting import AskSampling, ask, parse_list
 
 OVER_LIMIT = "items_over_limit"
@@ -56,7 +56,7 @@ def outputs(cfg: AskListConfig) -> list[str]:
 )
 def ask_list(batch: dict[str, list], cfg: AskListConfig, model) -> dict[str, list]:
     """One row per listed item (up to `max_items`); a parent with none leaves one dropped row."""
-    rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
+    rows = batch_rows(batch)
     replies = ask(model, [fill(cfg.prompt, row) for row in rows], batch["id"], cfg, cfg.column)
     out: dict[str, list] = {k: [] for k in outputs(cfg)}
     for row, reply in zip(rows, replies):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from magpie_hf.core.stage import fill, placeholders, stage
+from magpie_hf.core.stage import batch_rows, fill, placeholders, stage
 from magpie_hf.stages.prompting import AskSampling, ask_yes_no
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class ClassifyConfig(AskSampling):
 )
 def classify(batch: dict[str, list], cfg: ClassifyConfig, model: BoundModel) -> dict[str, list]:
     """The class per row and the raw reply of the step that decided it."""
-    rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
+    rows = batch_rows(batch)
     types: list[str | None] = [None] * len(rows)
     replies: list[str] = [""] * len(rows)
     for step in cfg.steps:

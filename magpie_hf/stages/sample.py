@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator
 
 from magpie_hf.core.seeds import per_row_sampling
-from magpie_hf.core.stage import StageConfig, fill, placeholders, stage
+from magpie_hf.core.stage import StageConfig, batch_rows, fill, placeholders, stage
 from magpie_hf.engines import Sampling
 from magpie_hf.models.presets import known_model
 from magpie_hf.stages.prompting import chat, generation_config, split_thinking
@@ -82,7 +82,7 @@ def sample_requests(
         values: placeholder values shared by every row (the row's columns win).
         stop: stop strings besides the model's own.
     """
-    rows = [{**(values or {}), **dict(zip(batch, row))} for row in zip(*batch.values())]
+    rows = [{**(values or {}), **row} for row in batch_rows(batch)]
     prompts = [model.chat_prompt(chat(cfg.system_prompt, fill(cfg.prompt, row))) for row in rows]
     base = Sampling(
         n=cfg.n,

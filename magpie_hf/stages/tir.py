@@ -42,6 +42,7 @@ from magpie_hf.engines import PROMPT_TOO_LONG, Sampling
 from magpie_hf.sandbox import Execution, SandboxLimits
 from magpie_hf.stages.prompting import generation_config
 from magpie_hf.stages.sample import SampleConfig, kept_text, sample_requests
+from magpie_hf.stages.sample import outputs as sample_outputs
 
 if TYPE_CHECKING:
     from magpie_hf.run.context import BoundModel
@@ -95,8 +96,7 @@ class Solution:
 
 
 def outputs(cfg: TirConfig) -> list[str]:
-    extra = [f"{cfg.label}_{name}" for name in COUNTED]
-    return [cfg.label, f"{cfg.label}_finish_reasons", f"{cfg.label}_tokens", f"{cfg.label}_config", *extra]
+    return [*sample_outputs(cfg), *(f"{cfg.label}_{name}" for name in COUNTED)]
 
 
 def inputs(cfg: TirConfig) -> list[str]:

@@ -20,7 +20,7 @@ Example:
 
 from __future__ import annotations
 
-from magpie_hf.core.stage import Kind, StageConfig, fill, placeholders, stage
+from magpie_hf.core.stage import Kind, StageConfig, batch_rows, fill, placeholders, stage
 from magpie_hf.models.presets import Preset
 from magpie_hf.stages.tir import ALLOWED
 
@@ -56,7 +56,7 @@ def outputs(cfg: CorrectSolutionsConfig) -> list[str]:
 def correct_solutions(batch: dict[str, list], cfg: CorrectSolutionsConfig, model: Preset) -> dict[str, list]:
     """One `messages` row per correct solution; a problem with none leaves one dropped row saying why."""
     out: dict[str, list] = {k: [] for k in outputs(cfg)}
-    rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
+    rows = batch_rows(batch)
     for row in rows:
         solutions = zip(row[cfg.column], row[f"{cfg.column}_correct"], row[f"{cfg.column}_judged_by"])
         count = len(row[cfg.column])

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from magpie_hf.core.stage import Kind, StageConfig, fill, placeholders, stage
+from magpie_hf.core.stage import Kind, StageConfig, batch_rows, fill, placeholders, stage
 from magpie_hf.models.presets import Preset
 from magpie_hf.stages.prompting import AskSampling, chat, completions
 from magpie_hf.stages.sample import kept_text
@@ -91,7 +91,7 @@ def pick_counts(correct: list[bool | None]) -> dict[str, int]:
 )
 def genselect_pick(batch: dict[str, list], cfg: GenSelectConfig, model: BoundModel) -> dict[str, list]:
     """Each instance's prompt, the model's reply, its pick and whether the pick is a correct candidate."""
-    rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
+    rows = batch_rows(batch)
     texts = [selection_prompt(cfg.prompt, row) for row in rows]
     replies = [
         kept_text(model.chat_prompt(chat(cfg.system_prompt, text)), c.text.strip(), strip_thinking=False)

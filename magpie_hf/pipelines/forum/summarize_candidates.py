@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from magpie_hf.core.stage import fill, placeholders, stage
+from magpie_hf.core.stage import batch_rows, fill, placeholders, stage
 from magpie_hf.math.grading import extract_answer
 from magpie_hf.stages.prompting import AskSampling, ask, split_thinking
 
@@ -81,7 +81,7 @@ def kept_summary(reply: str, answer: str | None) -> str | None:
 )
 def summarize_candidates(batch: dict[str, list], cfg: SummarizeCandidatesConfig, model: BoundModel) -> dict[str, list]:
     """Long candidates replaced by the model's summaries that keep their answer, then cut to `max_chars`."""
-    rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
+    rows = batch_rows(batch)
     prompts = [wanted(row, cfg) for row in rows]
     asked: dict[str, tuple[str, str | None]] = {}  # prompt -> (its first candidate's id, the answer to keep)
     for row, row_prompts in zip(rows, prompts):
